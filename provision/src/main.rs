@@ -1,0 +1,232 @@
+//! `provision`: set up, run and benchmark the Executor Worker locally.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tokio::signal::unix::{signal, SignalKind};
+
+use provision::bench::{self, BenchOptions};
+use provision::cmd::{fmt_duration, hint_of};
+use provision::local::{self, LocalOptions, LocalWorker};
+use provision::setup::{self, SetupOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "provision",
+    version,
+    about = "Set up, run and benchmark the Executor Worker locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what building and running the Worker needs (idempotent)
+    Setup {
+        /// Also install Debian `chromium` for the browser tests
+        #[arg(long)]
+        with_browser: bool,
+    },
+    /// Build the Worker and serve it on 127.0.0.1 with `wrangler dev --local`
+    Dev {
+        /// HTTP port on 127.0.0.1
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// State directory for D1, R2 and Durable Objects [default: <root>/.wrangler/state]
+        #[arg(long, value_name = "DIR")]
+        persist_to: Option<PathBuf>,
+        /// Do not run `provision setup` first
+        #[arg(long)]
+        skip_setup: bool,
+    },
+    /// Measure latency and throughput of a local Worker, and the build's size
+    Bench {
+        /// Sequential requests per scenario
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        requests: u32,
+        /// Concurrent clients per scenario
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: u32,
+        /// Duration of each concurrent run, in seconds
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+        /// Do not run `provision setup` first
+        #[arg(long)]
+        skip_setup: bool,
+        /// Also write the results as JSON to FILE
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if let Some(hint) = hint_of(&err) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let root = provision::project_root()?;
+    match cli.command {
+        Command::Setup { with_browser } => {
+            setup::run(
+                &root,
+                &SetupOptions {
+                    with_browser,
+                    quiet: false,
+                },
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dev {
+            port,
+            persist_to,
+            skip_setup,
+        } => {
+            if !skip_setup {
+                setup::run(&root, &SetupOptions::default())?;
+            }
+            let started = Instant::now();
+            eprintln!("dev: building the Worker with `sh scripts/build.sh`");
+            local::run_build(&root, false, true)?;
+            eprintln!("dev: built in {}", fmt_duration(started.elapsed()));
+            let persist_to = persist_to.unwrap_or_else(|| root.join(".wrangler").join("state"));
+            runtime()?.block_on(dev(root, port, persist_to))
+        }
+        Command::Bench {
+            requests,
+            concurrency,
+            seconds,
+            skip_setup,
+            json,
+        } => {
+            if !skip_setup {
+                setup::run(&root, &SetupOptions::default())?;
+            }
+            let opts = BenchOptions {
+                requests: requests as usize,
+                concurrency: concurrency as usize,
+                seconds,
+            };
+            runtime()?.block_on(async {
+                let mut sigint =
+                    signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+                let mut sigterm =
+                    signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+                // Dropping the bench future on a signal drops the LocalWorker, which stops
+                // wrangler's process group.
+                let report = tokio::select! {
+                    report = bench::run(&root, &opts, json.as_ref()) => report?,
+                    _ = sigint.recv() => anyhow::bail!("interrupted"),
+                    _ = sigterm.recv() => anyhow::bail!("terminated"),
+                };
+                let failures: usize = report
+                    .scenarios
+                    .iter()
+                    .map(|s| s.sequential_failures + s.concurrent_failures)
+                    .sum();
+                if failures > 0 {
+                    anyhow::bail!("{failures} requests failed (see `failures:` above)");
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+/// Exit code that mirrors a child's status (128 + signal when killed); never 0.
+fn failure_code(status: ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) if c != 0 => c,
+        (_, Some(sig)) => 128 + sig,
+        _ => 1,
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dev(root: PathBuf, port: u16, persist_to: PathBuf) -> Result<ExitCode> {
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let started = Instant::now();
+    eprintln!(
+        "dev: applying D1 migrations and starting `wrangler dev --local` on 127.0.0.1:{port} (state in `{}`)",
+        persist_to.display()
+    );
+    let opts = LocalOptions {
+        port: Some(port),
+        persist_to: persist_to.clone(),
+        vars: Vec::new(),
+        quiet: false,
+    };
+    // On a signal during startup the start future is dropped, and with it the LocalWorker,
+    // whose Drop stops wrangler's process group.
+    let mut worker = tokio::select! {
+        worker = LocalWorker::start(&root, opts) => worker?,
+        _ = sigint.recv() => return Ok(ExitCode::SUCCESS),
+        _ = sigterm.recv() => return Ok(ExitCode::SUCCESS),
+    };
+    let base = worker.base_url();
+    let me = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("building an HTTP client")?
+        .get(format!("{base}/api/account/me"))
+        .send()
+        .await
+        .map(|r| r.status());
+    match me {
+        Ok(status) if status.is_success() => {}
+        Ok(status) => eprintln!(
+            "warning: `GET /api/account/me` answers HTTP {status} (dev auth should give 200)"
+        ),
+        Err(err) => eprintln!("warning: `GET /api/account/me` failed: {err}"),
+    }
+    println!("ready: {base} (in {})", fmt_duration(started.elapsed()));
+    println!("  console: {base}/");
+    println!("  mcp:     {base}/mcp");
+    println!("  state:   {}", worker.persist_to().display());
+    println!("press Ctrl-C to stop");
+    let _ = std::io::stdout().flush();
+
+    tokio::select! {
+        status = worker.wait() => {
+            let status = status?;
+            eprintln!("error: `wrangler dev` exited by itself ({status})");
+            worker.stop().await;
+            Ok(failure_code(status))
+        }
+        _ = sigint.recv() => {
+            eprintln!("dev: stopping wrangler");
+            worker.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ = sigterm.recv() => {
+            eprintln!("dev: stopping wrangler");
+            worker.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Offline worker-build: every helper binary comes from crates.io or npm, nothing is downloaded
+# from GitHub releases (see ../shared/reference/toolchain.md, pitfalls P1, P2, P5, P12).
+set -eu
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+# Tests and `provision dev` build once up front and set SKIP_WORKER_BUILD=1 so that
+# `wrangler dev` (which runs [build] on every start) reuses build/.
+if [ -n "${SKIP_WORKER_BUILD:-}" ] && [ -f build/index.js ] && [ -f build/index_bg.wasm ]; then
+  exit 0
+fi
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/.bin/wasm-opt}"
+# QuickJS's C shim imports `env.__rquickjs_host_now_us`; esbuild must resolve `env` to our shim.
+export ESBUILD_BIN="$ROOT/scripts/esbuild-with-env-shim.sh"
+# clang builds QuickJS for wasm32.
+export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
+exec worker-build --release "$@"

@@ -1,0 +1,209 @@
+//! The Workers platform adapter: the only module that names `worker`, `wasm_bindgen`, `js_sys`
+//! or `web_sys`. It turns `worker::Request` into [`crate::http::Request`], builds the
+//! [`crate::app::App`] from bindings, runs [`crate::http::router::handle`] and converts the answer
+//! back. Per-isolate state (parsed configuration, the schema check, the JWKS cache) lives here.
+
+mod bindings;
+mod session_do;
+mod storage;
+mod webcrypto;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use async_trait::async_trait;
+use worker::{event, Context, Env, Fetch, Headers, Method, RequestInit};
+
+use crate::app::{AccessIdentity, App, Services, SessionRouteError, SessionRouter};
+use crate::auth::{Jwk, Jwks, JwksCache, KeySource};
+use crate::config::{Config, ConfigError};
+use crate::http::{self, router};
+use crate::logging::{self, Level};
+use crate::store::{schema, MemoryBlobs};
+use crate::time::Clock;
+
+/// `Date.now()`.
+pub struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+fn console_sink(level: Level, message: &str) {
+    match level {
+        Level::Error => worker::console_error!("{}", message),
+        Level::Warn => worker::console_warn!("{}", message),
+        Level::Debug => worker::console_debug!("{}", message),
+        Level::Info => worker::console_log!("{}", message),
+    }
+}
+
+thread_local! {
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+    static SCHEMA_CHECKED: Cell<bool> = const { Cell::new(false) };
+    static JWKS: Rc<JwksCache> = Rc::new(JwksCache::new());
+}
+
+/// Reads and validates configuration once per isolate (a failure is re-read on the next request,
+/// so fixing a secret does not need a redeploy of code).
+pub(crate) fn config(env: &Env) -> Result<Rc<Config>, ConfigError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let lookup = |name: &str| {
+        env.secret(name)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(name).map(|v| v.to_string()))
+            .ok()
+    };
+    debug_assert!(bindings::CONFIG_VARIABLES.iter().all(|v| !v.is_empty()));
+    let config = Rc::new(Config::from_env(lookup)?);
+    CONFIG.with(|c| c.replace(Some(config.clone())));
+    Ok(config)
+}
+
+/// Checks the D1 schema version once per isolate.
+async fn ensure_schema(sql: &storage::D1Sql) -> Result<(), String> {
+    if SCHEMA_CHECKED.with(Cell::get) {
+        return Ok(());
+    }
+    let state = schema::check(sql).await.map_err(|e| e.to_string())?;
+    if let Some(problem) = state.problem() {
+        return Err(problem);
+    }
+    SCHEMA_CHECKED.with(|c| c.set(true));
+    Ok(())
+}
+
+/// Converts a platform request into the crate's request value.
+pub(crate) async fn read_request(mut req: worker::Request) -> worker::Result<http::Request> {
+    let url = req.url()?.to_string();
+    let mut request = http::Request::new(req.method().as_ref(), &url);
+    request.headers = req
+        .headers()
+        .entries()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect();
+    request.body = match req.method() {
+        Method::Get | Method::Head => Vec::new(),
+        _ => req.bytes().await?,
+    };
+    Ok(request)
+}
+
+pub(crate) fn write_response(response: http::Response) -> worker::Result<worker::Response> {
+    let headers = Headers::new();
+    for (name, value) in &response.headers {
+        headers.append(name, value)?;
+    }
+    let out = if response.body.is_empty() {
+        worker::Response::empty()?
+    } else {
+        worker::Response::from_bytes(response.body)?
+    };
+    Ok(out.with_status(response.status).with_headers(headers))
+}
+
+/// JWKS over `fetch`, RS256 through WebCrypto.
+struct EdgeKeys;
+
+#[async_trait(?Send)]
+impl KeySource for EdgeKeys {
+    async fn fetch_jwks(&self, url: &str) -> Result<Jwks, String> {
+        let url = worker::Url::parse(url).map_err(|e| format!("bad certs URL: {e}"))?;
+        let mut response = Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
+        if response.status_code() != 200 {
+            return Err(format!("certs endpoint answered {}", response.status_code()));
+        }
+        response.json::<Jwks>().await.map_err(|e| e.to_string())
+    }
+
+    async fn verify_rs256(&self, key: &Jwk, signing_input: &[u8], signature: &[u8]) -> Result<bool, String> {
+        webcrypto::verify_rs256(&key.n, &key.e, signing_input, signature).await
+    }
+}
+
+/// Routes `/mcp` requests to session Durable Objects.
+struct DurableSessions<'a> {
+    env: &'a Env,
+}
+
+#[async_trait(?Send)]
+impl SessionRouter for DurableSessions<'_> {
+    fn new_session_id(&self) -> Result<String, SessionRouteError> {
+        let namespace = self
+            .env
+            .durable_object(bindings::MCP_SESSION_BINDING)
+            .map_err(|e| SessionRouteError::Unavailable(e.to_string()))?;
+        let id = namespace
+            .unique_id()
+            .map_err(|e| SessionRouteError::Unavailable(e.to_string()))?;
+        Ok(id.to_string())
+    }
+
+    async fn forward(&self, session_id: &str, request: http::Request) -> Result<http::Response, SessionRouteError> {
+        let unavailable = |e: worker::Error| SessionRouteError::Unavailable(e.to_string());
+        let namespace = self
+            .env
+            .durable_object(bindings::MCP_SESSION_BINDING)
+            .map_err(unavailable)?;
+        // `idFromString` throws for ids this namespace never minted: that is an unknown session.
+        let id = namespace
+            .id_from_string(session_id)
+            .map_err(|_| SessionRouteError::UnknownSession)?;
+        let stub = id.get_stub().map_err(unavailable)?;
+        let headers = Headers::new();
+        for (name, value) in &request.headers {
+            headers.append(name, value).map_err(unavailable)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::from(request.method.clone()))
+            .with_headers(headers);
+        if !request.body.is_empty() {
+            init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+        }
+        let inner = worker::Request::new_with_init(&request.url, &init).map_err(unavailable)?;
+        let mut response = stub.fetch_with_request(inner).await.map_err(unavailable)?;
+        let mut out = http::Response::empty(response.status_code());
+        out.headers = response.headers().entries().collect();
+        out.body = response.bytes().await.map_err(unavailable)?;
+        Ok(out)
+    }
+}
+
+#[event(start)]
+fn start() {
+    logging::install(console_sink);
+}
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let clock = WorkerClock;
+    let request = read_request(req).await?;
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => return write_response(router::startup_failure(&request, &e.to_string(), clock.now_ms())),
+    };
+    let sql = storage::D1Sql(env.d1(bindings::D1_BINDING)?);
+    if let Err(problem) = ensure_schema(&sql).await {
+        return write_response(router::startup_failure(&request, &problem, clock.now_ms()));
+    }
+    let r2 = env.bucket(bindings::R2_BINDING).ok().map(storage::R2Blobs);
+    let memory_blobs = MemoryBlobs::default();
+    let blobs: &dyn crate::store::Blobs = match &r2 {
+        Some(b) => b,
+        None => &memory_blobs,
+    };
+    let jwks = JWKS.with(Rc::clone);
+    let keys = EdgeKeys;
+    let identity = AccessIdentity { config: &config, cache: &jwks, keys: &keys, clock: &clock };
+    let sessions = DurableSessions { env: &env };
+    let app = App {
+        services: Services { config: &config, sql: &sql, blobs, clock: &clock },
+        identity: &identity,
+        sessions: &sessions,
+    };
+    write_response(router::handle(&app, request).await)
+}

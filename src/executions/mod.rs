@@ -1,0 +1,36 @@
+//! Running agent code: the one `execute` service behind both `POST /api/executions` and the MCP
+//! `execute` tool, plus the result envelope both surfaces render ([`envelope`]).
+
+pub mod envelope;
+
+use crate::app::Services;
+use crate::auth::Principal;
+use crate::sandbox::{self, Limits, NoTools};
+
+pub use envelope::Envelope;
+
+/// Why a run could not start (the caller's mistake, not a script error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("code must be a non-empty string")]
+    EmptyCode,
+}
+
+/// Runs `code` for `principal` and formats the outcome. Script failures (syntax errors, throws,
+/// the deadline) are part of the envelope, not an `Err`.
+pub async fn execute(
+    services: Services<'_>,
+    _principal: &Principal,
+    code: &str,
+) -> Result<Envelope, ExecuteError> {
+    if code.trim().is_empty() {
+        return Err(ExecuteError::EmptyCode);
+    }
+    let limits = Limits {
+        timeout_ms: services.config.execute_timeout_ms,
+        memory_bytes: services.config.execute_memory_bytes,
+        ..Limits::default()
+    };
+    let run = sandbox::run(code, &limits, &NoTools, services.clock).await;
+    Ok(envelope::from_run(&run))
+}

@@ -1,0 +1,144 @@
+//! `/api/*` and `/mcp` routing. Handlers are thin: authenticate, call a service, render. Unknown
+//! `/api` paths answer 404 with an empty body before any identity check (§1.3).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{parse_json, ApiError};
+use super::{percent_decode, Request, Response};
+use crate::app::App;
+use crate::auth::Principal;
+use crate::executions::{self, ExecuteError};
+use crate::integrations;
+use crate::logging;
+
+/// Entry point for every request the Worker sees.
+pub async fn handle(app: &App<'_>, request: Request) -> Response {
+    if request.path == "/mcp" {
+        return crate::mcp::envelope::handle(app, request).await;
+    }
+    let now = app.services.clock.now_ms();
+    match api(app, &request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(now),
+    }
+}
+
+/// The answer when the Worker cannot serve at all (bad configuration, schema not applied),
+/// shaped for the surface that was asked.
+pub fn startup_failure(request: &Request, message: &str, now_ms: f64) -> Response {
+    if request.path == "/mcp" || request.path.starts_with("/mcp/") {
+        logging::error(&format!("configuration error: {message}"));
+        return crate::mcp::jsonrpc::with_cors(crate::mcp::jsonrpc::error_response(
+            500,
+            crate::mcp::jsonrpc::INTERNAL_ERROR,
+            &format!("Server misconfigured: {message}"),
+        ));
+    }
+    ApiError::Config(message.to_string()).into_response(now_ms)
+}
+
+const ACCOUNT_MANAGED: &str = "Managed by Cloudflare Access, not in the app.";
+
+fn account_error() -> ApiError {
+    ApiError::tagged(500, "AccountError", json!({ "message": ACCOUNT_MANAGED }))
+}
+
+/// Path segments after `/api/`, percent-decoded; `None` when a segment is not UTF-8 or longer
+/// than 1000 characters (the router limit upstream has).
+fn segments(path: &str) -> Option<Vec<String>> {
+    path.trim_start_matches("/api/")
+        .split('/')
+        .map(|s| percent_decode(s).filter(|d| d.chars().count() <= 1000))
+        .collect()
+}
+
+async fn authenticate(app: &App<'_>, request: &Request) -> Result<Principal, ApiError> {
+    app.identity.identify(request).await.map_err(|e| {
+        logging::info(&format!("api: unauthenticated request to {}: {e}", request.path));
+        ApiError::Unauthorized
+    })
+}
+
+#[derive(Deserialize)]
+struct ExecuteBody {
+    code: String,
+}
+
+async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
+    if !request.path.starts_with("/api/") {
+        return Err(ApiError::RouteNotFound);
+    }
+    let Some(segments) = segments(&request.path) else {
+        return Err(ApiError::RouteNotFound);
+    };
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = request.method.as_str();
+    match (method, segs.as_slice()) {
+        // Account: only `me` checks identity (it is the console's auth gate).
+        ("GET", ["account", "me"]) => {
+            let principal = app
+                .identity
+                .identify(request)
+                .await
+                .map_err(|_| ApiError::AccountUnauthorized)?;
+            Ok(Response::json(200, &account_me(&principal)))
+        }
+        ("GET", ["account", "api-keys"]) => Ok(Response::json(200, &json!({ "apiKeys": [] }))),
+        ("GET", ["account", "members"]) => Ok(Response::json(200, &json!({ "members": [] }))),
+        ("GET", ["account", "roles"]) => Ok(Response::json(200, &json!({ "roles": [] }))),
+        ("POST", ["account", "api-keys"])
+        | ("DELETE", ["account", "api-keys", _])
+        | ("POST", ["account", "members", "invite"])
+        | ("DELETE", ["account", "members", _])
+        | ("PATCH", ["account", "members", _, "role"])
+        | ("PATCH", ["account", "name"]) => Err(account_error()),
+
+        ("GET", ["integrations"]) => {
+            let principal = authenticate(app, request).await?;
+            let list = integrations::list(app.services.sql, &principal.organization.id).await?;
+            Ok(Response::json(200, &list))
+        }
+
+        ("POST", ["executions"]) => {
+            let principal = authenticate(app, request).await?;
+            let body: ExecuteBody = parse_json(&request.body)?;
+            let envelope = executions::execute(app.services, &principal, &body.code)
+                .await
+                .map_err(|e| match e {
+                    ExecuteError::EmptyCode => ApiError::bad_request(e.to_string()),
+                })?;
+            Ok(Response::json(
+                200,
+                &json!({
+                    "status": "completed",
+                    "text": envelope.text,
+                    "structured": envelope.structured,
+                    "isError": envelope.is_error,
+                }),
+            ))
+        }
+        ("GET", ["executions", id]) | ("POST", ["executions", id, "resume"]) => {
+            authenticate(app, request).await?;
+            // Nothing pauses yet, so no execution id is ever resumable.
+            Err(ApiError::tagged(404, "ExecutionNotFoundError", json!({ "executionId": id })))
+        }
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+fn account_me(principal: &Principal) -> serde_json::Value {
+    json!({
+        "user": {
+            "id": principal.account_id,
+            "email": principal.email,
+            "name": principal.name,
+            "avatarUrl": null,
+        },
+        "organization": {
+            "id": principal.organization.id,
+            "name": principal.organization.name,
+            "slug": principal.organization.slug,
+        }
+    })
+}

@@ -1,0 +1,30 @@
+//! Executor's Cloudflare host, as one Rust crate.
+//!
+//! The crate is both the Worker (`cdylib`, built by `worker-build`) and a host-testable library
+//! (`rlib`). Everything outside [`edge`] is plain Rust that compiles and is tested on the host;
+//! `edge` adapts it to the Workers runtime (D1, R2, Durable Objects, WebCrypto, outbound fetch).
+//!
+//! Invariants (see `ARCHITECTURE.md`):
+//! - only `src/edge/` names `worker`, `wasm_bindgen`, `js_sys` or `web_sys`; a test in `tests/`
+//!   fails otherwise;
+//! - `/api` and `/mcp` call the same service functions (e.g. [`executions::execute`]);
+//! - errors become HTTP responses in one place per surface ([`http::error`] for `/api`,
+//!   [`mcp::jsonrpc`] for `/mcp`);
+//! - secret values are never logged or returned: they live in [`config::Secret`], whose `Debug`
+//!   is redacted.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod executions;
+pub mod http;
+pub mod ids;
+pub mod integrations;
+pub mod logging;
+pub mod mcp;
+pub mod sandbox;
+pub mod store;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

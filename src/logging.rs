@@ -1,0 +1,49 @@
+//! One logging sink for the whole crate. The edge installs `console.log`; on the host lines go
+//! to stderr. Callers must never pass secret values or tool arguments/results here.
+
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+static SINK: OnceLock<fn(Level, &str)> = OnceLock::new();
+
+/// Installs the process-wide sink; later calls are ignored.
+pub fn install(sink: fn(Level, &str)) {
+    let _ = SINK.set(sink);
+}
+
+pub fn log(level: Level, message: &str) {
+    match SINK.get() {
+        Some(sink) => sink(level, message),
+        None => eprintln!("[{}] {message}", level.as_str()),
+    }
+}
+
+pub fn info(message: &str) {
+    log(Level::Info, message)
+}
+
+pub fn warn(message: &str) {
+    log(Level::Warn, message)
+}
+
+pub fn error(message: &str) {
+    log(Level::Error, message)
+}

@@ -1,0 +1,260 @@
+//! Answers one JSON-RPC message of an MCP session: `initialize` (version negotiation), `ping`,
+//! `tools/list`, `tools/call`; notifications get no answer. Tool calls go to the same
+//! [`crate::executions::execute`] service as `POST /api/executions`.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
+    InitializeResult, ProtocolVersion, ServerCapabilities, Tool, ToolsCapability,
+};
+use serde_json::{json, Map, Value};
+
+use super::jsonrpc::{error_object, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
+use super::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+use crate::app::Services;
+use crate::auth::Principal;
+use crate::executions::{self, ExecuteError};
+
+pub const SERVER_NAME: &str = "executor";
+pub const SERVER_VERSION: &str = "1.0.0";
+
+/// The version we answer for a requested one: the same when we support it, else our latest.
+pub fn negotiate(requested: &str) -> &'static str {
+    SUPPORTED_PROTOCOL_VERSIONS
+        .iter()
+        .find(|v| **v == requested)
+        .copied()
+        .unwrap_or(LATEST_PROTOCOL_VERSION)
+}
+
+/// The `initialize` result for a requested protocol version.
+pub fn initialize_result(requested: &str) -> Value {
+    let mut tools = ToolsCapability::default();
+    tools.list_changed = Some(true);
+    let mut capabilities = ServerCapabilities::default();
+    capabilities.tools = Some(tools);
+    let version = match negotiate(requested) {
+        "2024-11-05" => ProtocolVersion::V_2024_11_05,
+        "2025-03-26" => ProtocolVersion::V_2025_03_26,
+        "2025-06-18" => ProtocolVersion::V_2025_06_18,
+        _ => ProtocolVersion::V_2025_11_25,
+    };
+    let result = InitializeResult::new(capabilities)
+        .with_protocol_version(version)
+        .with_server_info(Implementation::new(SERVER_NAME, SERVER_VERSION));
+    serde_json::to_value(result).unwrap_or(Value::Null)
+}
+
+/// The agent-facing description of `execute`.
+pub fn execute_description() -> String {
+    [
+        "Run a short JavaScript program in an isolated sandbox and get back what it returns.",
+        "",
+        "## How code runs",
+        "- Write the body of an async function: `return` a value and `await` freely at top level. \
+         A single expression (`6 * 7`), `export default <expression>`, or one function \
+         (declaration or arrow) that gets called are accepted too. Fenced ```js blocks are \
+         unwrapped.",
+        "- The returned value must be JSON-serialisable; it comes back as text and as \
+         `structuredContent.result`.",
+        "- `console.log/info/warn/error/debug` lines are captured and returned as logs.",
+        "- `emit(value)` shows a value to the user without returning it.",
+        "- Configured API tools are called as `await tools.<path>(input)`; each call resolves to \
+         `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.",
+        "",
+        "## Limits",
+        "- No network: `fetch` is disabled, there are no timers, modules or `require`.",
+        "- Each run has a wall-clock deadline and a memory cap; an endless loop is stopped with an \
+         error.",
+        "- Errors (syntax errors, thrown exceptions, the deadline) come back as an error result \
+         with the message.",
+    ]
+    .join("\n")
+}
+
+/// Tools offered by this session, as `tools/list` items.
+pub fn tools() -> Vec<Value> {
+    let schema = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "code": {
+                "type": "string",
+                "minLength": 1,
+                "description": "JavaScript to run (see the tool description)."
+            }
+        },
+        "required": ["code"],
+        "additionalProperties": false
+    });
+    let schema: Map<String, Value> = match schema {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let tool = Tool::new("execute", execute_description(), Arc::new(schema));
+    let mut value = serde_json::to_value(tool).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut value {
+        m.insert("execution".into(), json!({ "taskSupport": "forbidden" }));
+    }
+    vec![value]
+}
+
+/// A tool-level failure the model can read (MCP convention: a result, not a JSON-RPC error).
+fn tool_error(text: String) -> Value {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    result.result_type = None;
+    serde_json::to_value(result).unwrap_or(Value::Null)
+}
+
+/// Context for answering messages of one session.
+pub struct Dispatch<'a> {
+    pub services: Services<'a>,
+    pub principal: &'a Principal,
+}
+
+/// What one incoming message produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A JSON-RPC response object to send back.
+    Reply(Value),
+    /// A notification or a client response: nothing to send.
+    Nothing,
+}
+
+impl Dispatch<'_> {
+    /// Answers one message that is not `initialize` (the session layer owns the handshake).
+    pub async fn answer(&self, message: &Value) -> Answer {
+        let Some(object) = message.as_object() else {
+            return Answer::Reply(error_object(Value::Null, INVALID_REQUEST, "Invalid Request"));
+        };
+        let id = object.get("id").cloned();
+        let method = object.get("method").and_then(Value::as_str);
+        let valid_version = object.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+        let (id, method) = match (id, method) {
+            // Notifications have no id; responses (to server requests) have no method.
+            (None, _) | (Some(_), None) if valid_version => return Answer::Nothing,
+            (Some(id), Some(method)) if valid_version && (id.is_string() || id.is_number()) => {
+                (id, method)
+            }
+            (id, _) => {
+                return Answer::Reply(error_object(
+                    id.unwrap_or(Value::Null),
+                    INVALID_REQUEST,
+                    "Invalid Request",
+                ))
+            }
+        };
+        let params = object.get("params").cloned().unwrap_or(Value::Null);
+        let result = match method {
+            "ping" => Ok(json!({})),
+            "tools/list" => Ok(json!({ "tools": tools() })),
+            "tools/call" => Ok(self.call_tool(params).await),
+            "initialize" => Err((INVALID_REQUEST, "Invalid Request: Server already initialized")),
+            _ => Err((METHOD_NOT_FOUND, "Method not found")),
+        };
+        Answer::Reply(match result {
+            Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+            Err((code, message)) => error_object(id, code, message),
+        })
+    }
+
+    async fn call_tool(&self, params: Value) -> Value {
+        let params: CallToolRequestParams = match serde_json::from_value(params) {
+            Ok(p) => p,
+            Err(e) => {
+                return tool_error(format!(
+                    "MCP error {INVALID_PARAMS}: Invalid tools/call params: {e}"
+                ))
+            }
+        };
+        if params.name != "execute" {
+            return tool_error(format!("MCP error {INVALID_PARAMS}: Tool {} not found", params.name));
+        }
+        let code = params
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("code"))
+            .and_then(Value::as_str);
+        let Some(code) = code else {
+            return tool_error(format!(
+                "MCP error {INVALID_PARAMS}: Input validation error: Invalid arguments for tool \
+                 execute: `code` is required and must be a string"
+            ));
+        };
+        match executions::execute(self.services, self.principal, code).await {
+            Ok(envelope) => {
+                let mut value = json!({
+                    "content": envelope.content,
+                    "structuredContent": envelope.structured,
+                });
+                if envelope.is_error {
+                    value["isError"] = Value::Bool(true);
+                }
+                value
+            }
+            Err(ExecuteError::EmptyCode) => tool_error(format!(
+                "MCP error {INVALID_PARAMS}: Input validation error: Invalid arguments for tool \
+                 execute: `code` must be a non-empty string"
+            )),
+        }
+    }
+}
+
+/// Reads the requested protocol version of an `initialize` request.
+pub fn requested_version(message: &Value) -> Result<String, String> {
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    serde_json::from_value::<InitializeRequestParams>(params)
+        .map(|p| p.protocol_version.to_string())
+        .map_err(|e| format!("invalid initialize params: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn negotiates_known_versions_and_falls_back_to_latest() {
+        for v in SUPPORTED_PROTOCOL_VERSIONS {
+            assert_eq!(negotiate(v), *v);
+        }
+        assert_eq!(negotiate("1999-01-01"), LATEST_PROTOCOL_VERSION);
+        let result = initialize_result("2025-06-18");
+        assert_eq!(
+            result,
+            json!({"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},
+                   "serverInfo":{"name":"executor","version":"1.0.0"}})
+        );
+    }
+
+    #[test]
+    fn execute_tool_shape() {
+        let tools = tools();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["name"], "execute");
+        assert_eq!(tools[0]["inputSchema"]["required"], json!(["code"]));
+        assert_eq!(tools[0]["execution"]["taskSupport"], "forbidden");
+        assert_eq!(
+            tools[0]["inputSchema"]["$schema"],
+            "http://json-schema.org/draft-07/schema#"
+        );
+    }
+
+    #[test]
+    fn initialize_params_are_read_with_rmcp_types() {
+        let msg = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"c","version":"1"}}});
+        assert_eq!(requested_version(&msg).unwrap(), "2025-03-26");
+        assert!(requested_version(&json!({"params": {}})).is_err());
+    }
+
+    #[test]
+    fn tool_errors_omit_result_type() {
+        let v = tool_error("MCP error -32602: Tool nope not found".into());
+        assert_eq!(
+            v,
+            json!({"content":[{"type":"text","text":"MCP error -32602: Tool nope not found"}],"isError":true})
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! Wall-clock time as a seam. `std::time::SystemTime::now` panics on `wasm32-unknown-unknown`, so
+//! domain code asks a [`Clock`]; the edge implements it with `Date.now()`, tests with
+//! [`SystemClock`] or [`FixedClock`].
+
+/// Milliseconds since the Unix epoch, as JavaScript's `Date.now()` reports them.
+pub trait Clock {
+    fn now_ms(&self) -> f64;
+
+    /// Whole seconds since the Unix epoch (JWT `exp`/`nbf` are in seconds).
+    fn now_secs(&self) -> i64 {
+        (self.now_ms() / 1000.0).floor() as i64
+    }
+}
+
+/// The host's clock, for native code and tests. Never used in the Worker.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Clock for SystemClock {
+    fn now_ms(&self) -> f64 {
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::SystemTime::now();
+        now.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    }
+}
+
+/// A clock that always answers the same instant (unit tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub f64);
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> f64 {
+        self.0
+    }
+}

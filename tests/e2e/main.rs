@@ -1,0 +1,10 @@
+//! The end-to-end suite: the real Worker on real workerd (`wrangler dev --local` with local D1,
+//! R2 and Durable Objects), driven over HTTP. Gated by `E2E=1` (the test command sets it), so a
+//! plain `cargo test` on a machine without the JS toolchain skips with a notice. The repository
+//! checks in [`boundary`] always run.
+
+mod api;
+mod auth;
+mod boundary;
+mod mcp;
+mod support;
