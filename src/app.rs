@@ -41,7 +41,9 @@ impl Identify for AccessIdentity<'_> {
         match &self.config.auth {
             AuthMode::Dev => Ok(crate::auth::dev_principal(self.config)),
             AuthMode::Access(access) => {
-                let token = request.header(ACCESS_JWT_HEADER).ok_or(AuthError::Missing)?;
+                let token = request
+                    .header(ACCESS_JWT_HEADER)
+                    .ok_or(AuthError::Missing)?;
                 self.cache
                     .authenticate(token, self.config, access, self.keys, self.clock)
                     .await
@@ -65,7 +67,11 @@ pub trait SessionRouter {
     /// Mints the id of a new session object (64 lowercase hex characters).
     fn new_session_id(&self) -> Result<String, SessionRouteError>;
     /// Delivers a request to the session object with that id.
-    async fn forward(&self, session_id: &str, request: Request) -> Result<Response, SessionRouteError>;
+    async fn forward(
+        &self,
+        session_id: &str,
+        request: Request,
+    ) -> Result<Response, SessionRouteError>;
 }
 
 /// Everything the `/api` + `/mcp` router needs.

@@ -85,7 +85,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid Worker configuration: {}", self.problems.join("; "))
+        write!(
+            f,
+            "invalid Worker configuration: {}",
+            self.problems.join("; ")
+        )
     }
 }
 
@@ -98,18 +102,78 @@ const MIN_SECRET_KEY_CHARS: usize = 16;
 
 /// Org slugs that would collide with console or API paths.
 const RESERVED_SLUGS: &[&str] = &[
-    "api", "mcp", ".well-known", "integrations", "policies", "secrets", "tools", "resume",
-    "plugins", "login", "logout", "assets", "cdn-cgi", "oauth", "account", "accounts", "admin",
-    "settings", "connections", "providers", "executions", "sources", "approvals", "audit", "run",
-    "static", "public", "favicon.ico", "robots.txt", "health", "status", "auth", "callback",
-    "signin", "signup", "register", "new", "org", "orgs", "organizations", "user", "users", "me",
-    "docs", "help", "support", "billing", "invite", "invites", "members", "roles", "keys",
-    "api-keys", "webhooks", "console", "dashboard", "app", "www", "mail", "sessions", "session",
-    "mcp-sessions", "search", "connect", "agents",
+    "api",
+    "mcp",
+    ".well-known",
+    "integrations",
+    "policies",
+    "secrets",
+    "tools",
+    "resume",
+    "plugins",
+    "login",
+    "logout",
+    "assets",
+    "cdn-cgi",
+    "oauth",
+    "account",
+    "accounts",
+    "admin",
+    "settings",
+    "connections",
+    "providers",
+    "executions",
+    "sources",
+    "approvals",
+    "audit",
+    "run",
+    "static",
+    "public",
+    "favicon.ico",
+    "robots.txt",
+    "health",
+    "status",
+    "auth",
+    "callback",
+    "signin",
+    "signup",
+    "register",
+    "new",
+    "org",
+    "orgs",
+    "organizations",
+    "user",
+    "users",
+    "me",
+    "docs",
+    "help",
+    "support",
+    "billing",
+    "invite",
+    "invites",
+    "members",
+    "roles",
+    "keys",
+    "api-keys",
+    "webhooks",
+    "console",
+    "dashboard",
+    "app",
+    "www",
+    "mail",
+    "sessions",
+    "session",
+    "mcp-sessions",
+    "search",
+    "connect",
+    "agents",
 ];
 
 fn truthy(value: &str) -> bool {
-    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on"
+    )
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -117,7 +181,10 @@ fn is_loopback_host(host: &str) -> bool {
         return true;
     }
     let host = host.split(':').next().unwrap_or(host);
-    host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Validates an org slug: 2–48 chars, lowercase alphanumerics with single inner hyphens, not
@@ -125,7 +192,9 @@ fn is_loopback_host(host: &str) -> bool {
 pub fn validate_org_slug(slug: &str) -> Result<(), String> {
     let len = slug.chars().count();
     if !(2..=48).contains(&len) {
-        return Err(format!("SELF_HOSTED_ORG_SLUG must be 2–48 characters (got {len})"));
+        return Err(format!(
+            "SELF_HOSTED_ORG_SLUG must be 2–48 characters (got {len})"
+        ));
     }
     let valid_chars = slug
         .chars()
@@ -145,12 +214,18 @@ pub fn validate_org_slug(slug: &str) -> Result<(), String> {
 impl Config {
     /// Parses and validates configuration from a variable lookup (vars and secrets alike).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let var = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut problems = Vec::new();
 
         let secret_key = match var("EXECUTOR_SECRET_KEY") {
             None => {
-                problems.push("EXECUTOR_SECRET_KEY is not set (a secret of at least 16 characters)".into());
+                problems.push(
+                    "EXECUTOR_SECRET_KEY is not set (a secret of at least 16 characters)".into(),
+                );
                 Secret::new("")
             }
             Some(v) if v.chars().count() < MIN_SECRET_KEY_CHARS => {
@@ -203,7 +278,10 @@ impl Config {
                 }
                 (team, aud) => {
                     if team.is_none() {
-                        problems.push("ACCESS_TEAM_DOMAIN is not set (required unless ENABLE_DEV_AUTH=true)".into());
+                        problems.push(
+                            "ACCESS_TEAM_DOMAIN is not set (required unless ENABLE_DEV_AUTH=true)"
+                                .into(),
+                        );
                     }
                     if aud.is_none() {
                         problems.push("ACCESS_AUD is not set (required unless ENABLE_DEV_AUTH=true); refusing to skip the audience check".into());
@@ -239,13 +317,15 @@ impl Config {
             Some(v) => match v.parse::<usize>() {
                 Ok(mb) if (4..=96).contains(&mb) => mb * 1024 * 1024,
                 _ => {
-                    problems.push("EXECUTE_MEMORY_MB must be a whole number between 4 and 96".into());
+                    problems
+                        .push("EXECUTE_MEMORY_MB must be a whole number between 4 and 96".into());
                     DEFAULT_EXECUTE_MEMORY_BYTES
                 }
             },
         };
 
-        let public_site_url = var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
+        let public_site_url =
+            var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &public_site_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 problems.push("VITE_PUBLIC_SITE_URL must be an http(s) origin".into());
@@ -269,7 +349,9 @@ impl Config {
                 })
                 .unwrap_or_default(),
             organization,
-            allow_local_network: var("ALLOW_LOCAL_NETWORK").map(|v| truthy(&v)).unwrap_or(false),
+            allow_local_network: var("ALLOW_LOCAL_NETWORK")
+                .map(|v| truthy(&v))
+                .unwrap_or(false),
             execute_timeout_ms,
             execute_memory_bytes,
             public_site_url,
@@ -289,12 +371,15 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::HashMap;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_env(|k| map.get(k).cloned())
     }
 
@@ -315,9 +400,16 @@ mod tests {
     fn missing_and_short_secret_key_are_named() {
         let e = parse(&[("ENABLE_DEV_AUTH", "true")]).unwrap_err();
         assert!(e.to_string().contains("EXECUTOR_SECRET_KEY is not set"));
-        let e = parse(&[("ENABLE_DEV_AUTH", "true"), ("EXECUTOR_SECRET_KEY", "short")]).unwrap_err();
+        let e = parse(&[
+            ("ENABLE_DEV_AUTH", "true"),
+            ("EXECUTOR_SECRET_KEY", "short"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("too short"));
-        assert!(!e.to_string().contains("short\""), "the value itself is never echoed");
+        assert!(
+            !e.to_string().contains("short\""),
+            "the value itself is never echoed"
+        );
     }
 
     #[test]
@@ -342,23 +434,40 @@ mod tests {
             ("ACCESS_AUD", "aud1"),
         ])
         .expect("valid");
-        let AuthMode::Access(a) = c.auth else { panic!("access mode") };
+        let AuthMode::Access(a) = c.auth else {
+            panic!("access mode")
+        };
         assert_eq!(a.team_domain, "team.cloudflareaccess.com");
         assert_eq!(a.issuer, "https://team.cloudflareaccess.com");
-        assert_eq!(a.certs_url, "https://team.cloudflareaccess.com/cdn-cgi/access/certs");
+        assert_eq!(
+            a.certs_url,
+            "https://team.cloudflareaccess.com/cdn-cgi/access/certs"
+        );
     }
 
     #[test]
     fn explicit_http_loopback_team_domain_fetches_certs_over_http() {
-        let c = parse(&[KEY, ("ACCESS_TEAM_DOMAIN", "http://127.0.0.1:4567"), ("ACCESS_AUD", "a")])
-            .expect("valid");
-        let AuthMode::Access(a) = c.auth else { panic!("access mode") };
+        let c = parse(&[
+            KEY,
+            ("ACCESS_TEAM_DOMAIN", "http://127.0.0.1:4567"),
+            ("ACCESS_AUD", "a"),
+        ])
+        .expect("valid");
+        let AuthMode::Access(a) = c.auth else {
+            panic!("access mode")
+        };
         assert_eq!(a.certs_url, "http://127.0.0.1:4567/cdn-cgi/access/certs");
         assert_eq!(a.issuer, "https://127.0.0.1:4567");
         // A public host never downgrades to http.
-        let c = parse(&[KEY, ("ACCESS_TEAM_DOMAIN", "http://team.example.com"), ("ACCESS_AUD", "a")])
-            .expect("valid");
-        let AuthMode::Access(a) = c.auth else { panic!("access mode") };
+        let c = parse(&[
+            KEY,
+            ("ACCESS_TEAM_DOMAIN", "http://team.example.com"),
+            ("ACCESS_AUD", "a"),
+        ])
+        .expect("valid");
+        let AuthMode::Access(a) = c.auth else {
+            panic!("access mode")
+        };
         assert!(a.certs_url.starts_with("https://"));
     }
 
@@ -371,7 +480,12 @@ mod tests {
         assert!(validate_org_slug("ac--me").is_err());
         assert!(validate_org_slug("Acme").is_err());
         assert!(validate_org_slug("api").is_err());
-        let e = parse(&[KEY, ("ENABLE_DEV_AUTH", "1"), ("SELF_HOSTED_ORG_SLUG", "mcp")]).unwrap_err();
+        let e = parse(&[
+            KEY,
+            ("ENABLE_DEV_AUTH", "1"),
+            ("SELF_HOSTED_ORG_SLUG", "mcp"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("reserved"));
     }
 
@@ -388,7 +502,12 @@ mod tests {
         assert_eq!(c.admin_emails, vec!["a@x.com", "b@y.org"]);
         assert!(c.allow_local_network);
         assert_eq!(c.execute_timeout_ms, 1500);
-        assert!(parse(&[KEY, ("ENABLE_DEV_AUTH", "true"), ("EXECUTE_TIMEOUT_MS", "5")]).is_err());
+        assert!(parse(&[
+            KEY,
+            ("ENABLE_DEV_AUTH", "true"),
+            ("EXECUTE_TIMEOUT_MS", "5")
+        ])
+        .is_err());
     }
 
     #[test]

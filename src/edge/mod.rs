@@ -115,12 +115,20 @@ impl KeySource for EdgeKeys {
         let url = worker::Url::parse(url).map_err(|e| format!("bad certs URL: {e}"))?;
         let mut response = Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
         if response.status_code() != 200 {
-            return Err(format!("certs endpoint answered {}", response.status_code()));
+            return Err(format!(
+                "certs endpoint answered {}",
+                response.status_code()
+            ));
         }
         response.json::<Jwks>().await.map_err(|e| e.to_string())
     }
 
-    async fn verify_rs256(&self, key: &Jwk, signing_input: &[u8], signature: &[u8]) -> Result<bool, String> {
+    async fn verify_rs256(
+        &self,
+        key: &Jwk,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
         webcrypto::verify_rs256(&key.n, &key.e, signing_input, signature).await
     }
 }
@@ -143,7 +151,11 @@ impl SessionRouter for DurableSessions<'_> {
         Ok(id.to_string())
     }
 
-    async fn forward(&self, session_id: &str, request: http::Request) -> Result<http::Response, SessionRouteError> {
+    async fn forward(
+        &self,
+        session_id: &str,
+        request: http::Request,
+    ) -> Result<http::Response, SessionRouteError> {
         let unavailable = |e: worker::Error| SessionRouteError::Unavailable(e.to_string());
         let namespace = self
             .env
@@ -162,7 +174,9 @@ impl SessionRouter for DurableSessions<'_> {
         init.with_method(Method::from(request.method.clone()))
             .with_headers(headers);
         if !request.body.is_empty() {
-            init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+            init.with_body(Some(
+                js_sys::Uint8Array::from(request.body.as_slice()).into(),
+            ));
         }
         let inner = worker::Request::new_with_init(&request.url, &init).map_err(unavailable)?;
         let mut response = stub.fetch_with_request(inner).await.map_err(unavailable)?;
@@ -184,7 +198,13 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     let request = read_request(req).await?;
     let config = match config(&env) {
         Ok(c) => c,
-        Err(e) => return write_response(router::startup_failure(&request, &e.to_string(), clock.now_ms())),
+        Err(e) => {
+            return write_response(router::startup_failure(
+                &request,
+                &e.to_string(),
+                clock.now_ms(),
+            ))
+        }
     };
     let sql = storage::D1Sql(env.d1(bindings::D1_BINDING)?);
     if let Err(problem) = ensure_schema(&sql).await {
@@ -198,10 +218,20 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     };
     let jwks = JWKS.with(Rc::clone);
     let keys = EdgeKeys;
-    let identity = AccessIdentity { config: &config, cache: &jwks, keys: &keys, clock: &clock };
+    let identity = AccessIdentity {
+        config: &config,
+        cache: &jwks,
+        keys: &keys,
+        clock: &clock,
+    };
     let sessions = DurableSessions { env: &env };
     let app = App {
-        services: Services { config: &config, sql: &sql, blobs, clock: &clock },
+        services: Services {
+            config: &config,
+            sql: &sql,
+            blobs,
+            clock: &clock,
+        },
         identity: &identity,
         sessions: &sessions,
     };

@@ -21,7 +21,11 @@ pub struct McpSessionDO {
 
 impl DurableObject for McpSessionDO {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, meta: RefCell::new(None) }
+        Self {
+            state,
+            env,
+            meta: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, req: worker::Request) -> worker::Result<worker::Response> {
@@ -30,11 +34,19 @@ impl DurableObject for McpSessionDO {
         let config = match config(&self.env) {
             Ok(c) => c,
             Err(e) => {
-                return write_response(router::startup_failure(&request, &e.to_string(), clock.now_ms()))
+                return write_response(router::startup_failure(
+                    &request,
+                    &e.to_string(),
+                    clock.now_ms(),
+                ))
             }
         };
         let sql = storage::D1Sql(self.env.d1(bindings::D1_BINDING)?);
-        let r2 = self.env.bucket(bindings::R2_BINDING).ok().map(storage::R2Blobs);
+        let r2 = self
+            .env
+            .bucket(bindings::R2_BINDING)
+            .ok()
+            .map(storage::R2Blobs);
         let memory_blobs = MemoryBlobs::default();
         let blobs: &dyn crate::store::Blobs = match &r2 {
             Some(b) => b,
@@ -43,7 +55,12 @@ impl DurableObject for McpSessionDO {
         let kv = storage::DoStorage(self.state.storage());
         let object = SessionObject {
             storage: &kv,
-            services: Services { config: &config, sql: &sql, blobs, clock: &clock },
+            services: Services {
+                config: &config,
+                sql: &sql,
+                blobs,
+                clock: &clock,
+            },
             cached_meta: &self.meta,
         };
         write_response(object.handle(request).await)

@@ -81,8 +81,12 @@ impl Blobs for R2Blobs {
             .execute()
             .await
             .map_err(|e| StoreError::new("r2 get", e.to_string()))?;
-        let Some(object) = object else { return Ok(None) };
-        let Some(body) = object.body() else { return Ok(Some(Vec::new())) };
+        let Some(object) = object else {
+            return Ok(None);
+        };
+        let Some(body) = object.body() else {
+            return Ok(Some(Vec::new()));
+        };
         body.bytes()
             .await
             .map(Some)
@@ -118,8 +122,11 @@ impl KeyValue for DoStorage {
             .get(key)
             .await
             .map_err(|e| StoreError::new("do storage get", e.to_string()))?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::new("do storage decode", e.to_string())))
-            .transpose()
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::new("do storage decode", e.to_string()))
+        })
+        .transpose()
     }
 
     async fn put(&self, key: &str, value: serde_json::Value) -> Result<(), StoreError> {

@@ -12,7 +12,11 @@ use crate::store::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     /// A typed error: `{"_tag": tag, ...fields}` with `status`.
-    Tagged { status: u16, tag: &'static str, fields: Map<String, Value> },
+    Tagged {
+        status: u16,
+        tag: &'static str,
+        fields: Map<String, Value>,
+    },
     /// The request does not fit the route's schema (bad JSON, missing field, bad parameter).
     BadRequest { message: String },
     /// No such `/api` route: 404 with an empty body.
@@ -33,11 +37,17 @@ impl ApiError {
             Value::Object(map) => map,
             _ => Map::new(),
         };
-        ApiError::Tagged { status, tag, fields }
+        ApiError::Tagged {
+            status,
+            tag,
+            fields,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest { message: message.into() }
+        ApiError::BadRequest {
+            message: message.into(),
+        }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
@@ -47,7 +57,11 @@ impl ApiError {
     /// Renders the response. `now_ms` stamps trace ids.
     pub fn into_response(self, now_ms: f64) -> Response {
         match self {
-            ApiError::Tagged { status, tag, mut fields } => {
+            ApiError::Tagged {
+                status,
+                tag,
+                mut fields,
+            } => {
                 fields.insert("_tag".into(), Value::String(tag.into()));
                 Response::json(status, &Value::Object(fields))
             }
@@ -64,12 +78,18 @@ impl ApiError {
             }
             ApiError::Config(message) => {
                 logging::error(&format!("configuration error: {message}"));
-                Response::json(500, &json!({ "_tag": "ConfigurationError", "message": message }))
+                Response::json(
+                    500,
+                    &json!({ "_tag": "ConfigurationError", "message": message }),
+                )
             }
             ApiError::Internal(cause) => {
                 let trace_id = crate::ids::trace_id(now_ms);
                 logging::error(&format!("internal error trace_id={trace_id}: {cause}"));
-                Response::json(500, &json!({ "_tag": "InternalError", "traceId": trace_id }))
+                Response::json(
+                    500,
+                    &json!({ "_tag": "InternalError", "traceId": trace_id }),
+                )
             }
         }
     }
@@ -92,7 +112,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     if body.is_empty() {
         return Err(ApiError::bad_request("expected a JSON request body"));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
 #[cfg(test)]
@@ -102,19 +123,29 @@ mod tests {
 
     #[test]
     fn shapes_match_the_wire_conventions() {
-        let r = ApiError::tagged(404, "IntegrationNotFoundError", json!({"slug": "x"})).into_response(0.0);
+        let r = ApiError::tagged(404, "IntegrationNotFoundError", json!({"slug": "x"}))
+            .into_response(0.0);
         assert_eq!(r.status, 404);
-        assert_eq!(r.json_body().unwrap(), json!({"_tag": "IntegrationNotFoundError", "slug": "x"}));
+        assert_eq!(
+            r.json_body().unwrap(),
+            json!({"_tag": "IntegrationNotFoundError", "slug": "x"})
+        );
 
         let r = ApiError::Unauthorized.into_response(0.0);
-        assert_eq!((r.status, r.body.as_slice()), (401, b"Unauthorized".as_slice()));
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (401, b"Unauthorized".as_slice())
+        );
         assert!(r.header("content-type").unwrap().starts_with("text/plain"));
 
         let r = ApiError::RouteNotFound.into_response(0.0);
         assert_eq!((r.status, r.body.len()), (404, 0));
 
         let r = ApiError::AccountUnauthorized.into_response(0.0);
-        assert_eq!(r.json_body().unwrap(), json!({"_tag": "AccountUnauthorized"}));
+        assert_eq!(
+            r.json_body().unwrap(),
+            json!({"_tag": "AccountUnauthorized"})
+        );
     }
 
     #[test]
@@ -129,10 +160,14 @@ mod tests {
 
     #[test]
     fn schema_errors_are_400_with_a_message() {
-        let e = parse_json::<serde_json::Value>(b"{nope").unwrap_err().into_response(0.0);
+        let e = parse_json::<serde_json::Value>(b"{nope")
+            .unwrap_err()
+            .into_response(0.0);
         assert_eq!(e.status, 400);
         assert_eq!(e.json_body().unwrap()["_tag"], "HttpApiSchemaError");
-        let e = parse_json::<serde_json::Value>(b"").unwrap_err().into_response(0.0);
+        let e = parse_json::<serde_json::Value>(b"")
+            .unwrap_err()
+            .into_response(0.0);
         assert_eq!(e.status, 400);
     }
 }

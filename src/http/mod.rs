@@ -23,7 +23,9 @@ pub struct Request {
 impl Request {
     pub fn new(method: &str, url: &str) -> Request {
         let (without_fragment, _) = url.split_once('#').unwrap_or((url, ""));
-        let (base, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
+        let (base, query) = without_fragment
+            .split_once('?')
+            .unwrap_or((without_fragment, ""));
         let path = match base.find("://") {
             Some(i) => {
                 let rest = &base[i + 3..];
@@ -42,7 +44,8 @@ impl Request {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
-        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -63,7 +66,8 @@ impl Request {
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k).as_deref() == Some(name)).then(|| percent_decode(v).unwrap_or_default())
+            (percent_decode(k).as_deref() == Some(name))
+                .then(|| percent_decode(v).unwrap_or_default())
         })
     }
 
@@ -90,7 +94,11 @@ pub struct Response {
 
 impl Response {
     pub fn empty(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
@@ -175,7 +183,10 @@ mod tests {
 
     #[test]
     fn parses_url_parts() {
-        let r = Request::new("get", "http://127.0.0.1:8787/api/tools?query=a%20b&x=1#frag");
+        let r = Request::new(
+            "get",
+            "http://127.0.0.1:8787/api/tools?query=a%20b&x=1#frag",
+        );
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/api/tools");
         assert_eq!(r.query, "query=a%20b&x=1");

@@ -55,7 +55,10 @@ fn segments(path: &str) -> Option<Vec<String>> {
 
 async fn authenticate(app: &App<'_>, request: &Request) -> Result<Principal, ApiError> {
     app.identity.identify(request).await.map_err(|e| {
-        logging::info(&format!("api: unauthenticated request to {}: {e}", request.path));
+        logging::info(&format!(
+            "api: unauthenticated request to {}: {e}",
+            request.path
+        ));
         ApiError::Unauthorized
     })
 }
@@ -121,7 +124,11 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         ("GET", ["executions", id]) | ("POST", ["executions", id, "resume"]) => {
             authenticate(app, request).await?;
             // Nothing pauses yet, so no execution id is ever resumable.
-            Err(ApiError::tagged(404, "ExecutionNotFoundError", json!({ "executionId": id })))
+            Err(ApiError::tagged(
+                404,
+                "ExecutionNotFoundError",
+                json!({ "executionId": id }),
+            ))
         }
         _ => Err(ApiError::RouteNotFound),
     }

@@ -51,23 +51,27 @@ const LIST_SQL: &str = "SELECT slug, plugin_id, name, description, can_remove, c
 
 /// `GET /api/integrations`: built-ins first, then stored rows in creation order.
 pub async fn list(sql: &dyn Sql, tenant: &str) -> Result<Vec<Integration>, StoreError> {
-    let rows: Vec<IntegrationRow> =
-        decode_rows(sql.query(Statement::new(LIST_SQL, vec![tenant.into()])).await?)?;
+    let rows: Vec<IntegrationRow> = decode_rows(
+        sql.query(Statement::new(LIST_SQL, vec![tenant.into()]))
+            .await?,
+    )?;
     let mut out = vec![built_in()];
-    out.extend(rows.into_iter().map(|row| Integration {
-        name: row
-            .name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .or_else(|| row.description.clone().filter(|d| !d.is_empty()))
-            .unwrap_or_else(|| row.slug.clone()),
-        description: row.description.unwrap_or_default(),
-        kind: row.plugin_id,
-        can_remove: row.can_remove != 0,
-        can_refresh: row.can_refresh != 0,
-        auth_methods: Vec::new(),
-        display_url: None,
-        slug: row.slug,
+    out.extend(rows.into_iter().map(|row| {
+        Integration {
+            name: row
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .or_else(|| row.description.clone().filter(|d| !d.is_empty()))
+                .unwrap_or_else(|| row.slug.clone()),
+            description: row.description.unwrap_or_default(),
+            kind: row.plugin_id,
+            can_remove: row.can_remove != 0,
+            can_refresh: row.can_refresh != 0,
+            auth_methods: Vec::new(),
+            display_url: None,
+            slug: row.slug,
+        }
     }));
     Ok(out)
 }
@@ -81,7 +85,8 @@ mod tests {
     #[tokio::test]
     async fn lists_built_in_then_rows_of_the_tenant_only() {
         let db = SqliteStore::migrated().unwrap();
-        let insert = "INSERT INTO integration (row_id, tenant, slug, plugin_id, name, description, \
+        let insert =
+            "INSERT INTO integration (row_id, tenant, slug, plugin_id, name, description, \
                       created_at, updated_at) VALUES (?1, ?2, ?3, 'openapi', ?4, ?5, ?6, ?6)";
         for (id, tenant, slug, name, desc, at) in [
             ("r1", "default", "petstore", None, Some("Pets"), 1),
@@ -90,7 +95,14 @@ mod tests {
         ] {
             db.execute(Statement::new(
                 insert,
-                vec![id.into(), tenant.into(), slug.into(), name.into(), desc.into(), (at as i64).into()],
+                vec![
+                    id.into(),
+                    tenant.into(),
+                    slug.into(),
+                    name.into(),
+                    desc.into(),
+                    (at as i64).into(),
+                ],
             ))
             .await
             .unwrap();

@@ -51,7 +51,9 @@ fn is_loopback_origin(origin: &str) -> bool {
     };
     host == "localhost"
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn preflight() -> Response {
@@ -70,8 +72,7 @@ fn is_initialize(body: &[u8]) -> bool {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => m.get("method").and_then(Value::as_str) == Some("initialize"),
         Ok(Value::Array(items)) => {
-            items.len() == 1
-                && items[0].get("method").and_then(Value::as_str) == Some("initialize")
+            items.len() == 1 && items[0].get("method").and_then(Value::as_str) == Some("initialize")
         }
         _ => false,
     }
@@ -126,7 +127,10 @@ async fn route(app: &App<'_>, request: Request) -> Response {
         }
     };
 
-    let session_id = request.header(SESSION_HEADER).map(str::trim).map(str::to_string);
+    let session_id = request
+        .header(SESSION_HEADER)
+        .map(str::trim)
+        .map(str::to_string);
     let (session_id, new) = match session_id {
         Some(id) => {
             if !super::is_session_id(&id) {
@@ -182,13 +186,22 @@ mod tests {
             }
         };
         let public = Some("https://executor.example.com");
-        assert!(origin_allowed(&req(None, "https://executor.example.com/mcp"), public));
         assert!(origin_allowed(
-            &req(Some("https://executor.example.com"), "https://executor.example.com/mcp"),
+            &req(None, "https://executor.example.com/mcp"),
+            public
+        ));
+        assert!(origin_allowed(
+            &req(
+                Some("https://executor.example.com"),
+                "https://executor.example.com/mcp"
+            ),
             public
         ));
         assert!(!origin_allowed(
-            &req(Some("https://evil.example"), "https://executor.example.com/mcp"),
+            &req(
+                Some("https://evil.example"),
+                "https://executor.example.com/mcp"
+            ),
             public
         ));
         assert!(origin_allowed(
@@ -196,27 +209,51 @@ mod tests {
             None
         ));
         assert!(!origin_allowed(
-            &req(Some("http://localhost:6274"), "https://executor.example.com/mcp"),
+            &req(
+                Some("http://localhost:6274"),
+                "https://executor.example.com/mcp"
+            ),
             None
         ));
         assert!(!origin_allowed(
-            &req(Some("http://127.0.0.1.evil.example"), "http://127.0.0.1:8787/mcp"),
+            &req(
+                Some("http://127.0.0.1.evil.example"),
+                "http://127.0.0.1:8787/mcp"
+            ),
             None
         ));
     }
 
     #[test]
     fn only_initialize_mints_sessions() {
-        assert!(is_initialize(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#));
-        assert!(is_initialize(br#"[{"jsonrpc":"2.0","id":1,"method":"initialize"}]"#));
-        assert!(!is_initialize(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#));
+        assert!(is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
+        ));
+        assert!(is_initialize(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"initialize"}]"#
+        ));
+        assert!(!is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
+        ));
         assert!(!is_initialize(b"not json"));
     }
 
     #[test]
     fn elicitation_mode_defaults_to_model() {
-        assert_eq!(elicitation_mode(&Request::new("POST", "http://h/mcp")), "model");
-        assert_eq!(elicitation_mode(&Request::new("POST", "http://h/mcp?elicitation_mode=browser")), "browser");
-        assert_eq!(elicitation_mode(&Request::new("POST", "http://h/mcp?elicitation_mode=zzz")), "model");
+        assert_eq!(
+            elicitation_mode(&Request::new("POST", "http://h/mcp")),
+            "model"
+        );
+        assert_eq!(
+            elicitation_mode(&Request::new(
+                "POST",
+                "http://h/mcp?elicitation_mode=browser"
+            )),
+            "browser"
+        );
+        assert_eq!(
+            elicitation_mode(&Request::new("POST", "http://h/mcp?elicitation_mode=zzz")),
+            "model"
+        );
     }
 }

@@ -32,7 +32,9 @@ pub fn error_response(status: u16, code: i64, message: &str) -> Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McpFailure {
     MethodNotAllowed,
-    Unauthorized { resource_metadata: String },
+    Unauthorized {
+        resource_metadata: String,
+    },
     ForbiddenOrigin,
     SessionRequiredForStream,
     SessionNotFound,

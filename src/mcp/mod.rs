@@ -39,5 +39,8 @@ pub mod internal_headers {
 
 /// Is `id` shaped like a session id we mint (a Durable Object id: 64 lowercase hex)?
 pub fn is_session_id(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -126,7 +126,11 @@ impl Dispatch<'_> {
     /// Answers one message that is not `initialize` (the session layer owns the handshake).
     pub async fn answer(&self, message: &Value) -> Answer {
         let Some(object) = message.as_object() else {
-            return Answer::Reply(error_object(Value::Null, INVALID_REQUEST, "Invalid Request"));
+            return Answer::Reply(error_object(
+                Value::Null,
+                INVALID_REQUEST,
+                "Invalid Request",
+            ));
         };
         let id = object.get("id").cloned();
         let method = object.get("method").and_then(Value::as_str);
@@ -150,7 +154,10 @@ impl Dispatch<'_> {
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({ "tools": tools() })),
             "tools/call" => Ok(self.call_tool(params).await),
-            "initialize" => Err((INVALID_REQUEST, "Invalid Request: Server already initialized")),
+            "initialize" => Err((
+                INVALID_REQUEST,
+                "Invalid Request: Server already initialized",
+            )),
             _ => Err((METHOD_NOT_FOUND, "Method not found")),
         };
         Answer::Reply(match result {
@@ -169,7 +176,10 @@ impl Dispatch<'_> {
             }
         };
         if params.name != "execute" {
-            return tool_error(format!("MCP error {INVALID_PARAMS}: Tool {} not found", params.name));
+            return tool_error(format!(
+                "MCP error {INVALID_PARAMS}: Tool {} not found",
+                params.name
+            ));
         }
         let code = params
             .arguments

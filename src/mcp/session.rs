@@ -60,7 +60,11 @@ impl SessionObject<'_> {
         if let Some(meta) = self.cached_meta.borrow().clone() {
             return Ok(Some(meta));
         }
-        let stored = self.storage.get(META_KEY).await.map_err(|e| e.to_string())?;
+        let stored = self
+            .storage
+            .get(META_KEY)
+            .await
+            .map_err(|e| e.to_string())?;
         let meta = match stored {
             Some(v) => Some(serde_json::from_value::<SessionMeta>(v).map_err(|e| e.to_string())?),
             None => None,
@@ -116,7 +120,9 @@ impl SessionObject<'_> {
             }
             // No standalone server-to-client stream yet; the specification lets a server answer
             // 405 here, and clients fall back to request/response.
-            "GET" => Ok(McpFailure::MethodNotAllowed.into_response().with_header("allow", "POST, DELETE")),
+            "GET" => Ok(McpFailure::MethodNotAllowed
+                .into_response()
+                .with_header("allow", "POST, DELETE")),
             _ => self.post(&request, &meta).await,
         }
     }
@@ -125,7 +131,10 @@ impl SessionObject<'_> {
         if !accepts_json_and_sse(request) {
             return Err(McpFailure::NotAcceptable);
         }
-        if !header(request, "content-type").to_ascii_lowercase().contains("application/json") {
+        if !header(request, "content-type")
+            .to_ascii_lowercase()
+            .contains("application/json")
+        {
             return Err(McpFailure::UnsupportedMediaType);
         }
         serde_json::from_slice(&request.body).map_err(|_| McpFailure::ParseError)
@@ -166,7 +175,11 @@ impl SessionObject<'_> {
             "id": id,
             "result": server::initialize_result(&requested),
         });
-        let reply = if body.is_array() { Value::Array(vec![reply]) } else { reply };
+        let reply = if body.is_array() {
+            Value::Array(vec![reply])
+        } else {
+            reply
+        };
         Ok(Response::json(200, &reply).with_header("mcp-session-id", &session_id))
     }
 
@@ -174,11 +187,16 @@ impl SessionObject<'_> {
         let body = Self::check_post_headers(request)?;
         if let Some(version) = request.header("mcp-protocol-version") {
             if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version.trim()) {
-                return Err(McpFailure::UnsupportedProtocolVersion(version.trim().to_string()));
+                return Err(McpFailure::UnsupportedProtocolVersion(
+                    version.trim().to_string(),
+                ));
             }
         }
         let principal = self.principal(meta);
-        let dispatch = Dispatch { services: self.services, principal: &principal };
+        let dispatch = Dispatch {
+            services: self.services,
+            principal: &principal,
+        };
         let (messages, batch) = match body {
             Value::Array(items) if items.is_empty() => {
                 return Err(McpFailure::InvalidRequest("empty batch".into()))
@@ -189,7 +207,9 @@ impl SessionObject<'_> {
         let mut replies = Vec::new();
         for message in &messages {
             if !batch && message.get("method").and_then(Value::as_str) == Some("initialize") {
-                return Err(McpFailure::InvalidRequest("Server already initialized".into()));
+                return Err(McpFailure::InvalidRequest(
+                    "Server already initialized".into(),
+                ));
             }
             match dispatch.answer(message).await {
                 Answer::Reply(reply) => replies.push(reply),

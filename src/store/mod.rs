@@ -82,7 +82,10 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(operation: &'static str, message: impl Into<String>) -> StoreError {
-        StoreError { operation, message: message.into() }
+        StoreError {
+            operation,
+            message: message.into(),
+        }
     }
 }
 

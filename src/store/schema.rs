@@ -5,7 +5,8 @@
 use super::{Sql, Statement, StoreError};
 
 /// Migration files in order; the names are what wrangler records in `d1_migrations`.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_init.sql", include_str!("migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init.sql", include_str!("migrations/0001_init.sql"))];
 
 /// The schema version this build expects (the last migration sets it).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -17,7 +18,9 @@ pub enum SchemaState {
     /// No schema at all: migrations were never applied.
     Missing,
     /// Applied, but older (or newer) than this build.
-    Mismatch { found: i64 },
+    Mismatch {
+        found: i64,
+    },
 }
 
 impl SchemaState {
@@ -41,7 +44,10 @@ impl SchemaState {
 /// Reads the schema version row. A missing table means the migrations never ran.
 pub async fn check(sql: &dyn Sql) -> Result<SchemaState, StoreError> {
     let result = sql
-        .query(Statement::new("SELECT version FROM schema_version WHERE id = 1", vec![]))
+        .query(Statement::new(
+            "SELECT version FROM schema_version WHERE id = 1",
+            vec![],
+        ))
         .await;
     match result {
         Ok(rows) => {

@@ -25,32 +25,45 @@ impl SqliteStore {
             conn.execute_batch(sql)
                 .map_err(|e| StoreError::new("apply migration", format!("{name}: {e}")))?;
         }
-        Ok(SqliteStore { conn: RefCell::new(conn) })
+        Ok(SqliteStore {
+            conn: RefCell::new(conn),
+        })
     }
 
     /// A database without the schema (to test the schema check).
     pub fn empty() -> Result<SqliteStore, StoreError> {
         let conn = rusqlite::Connection::open_in_memory()
             .map_err(|e| StoreError::new("open sqlite", e.to_string()))?;
-        Ok(SqliteStore { conn: RefCell::new(conn) })
+        Ok(SqliteStore {
+            conn: RefCell::new(conn),
+        })
     }
 }
 
 fn check_statement(statement: &Statement) -> Result<(), StoreError> {
     let head = statement.sql.trim_start().to_ascii_uppercase();
     if head.starts_with("BEGIN") || head.starts_with("COMMIT") || head.starts_with("ROLLBACK") {
-        return Err(StoreError::new("sql", "D1 does not support interactive transactions"));
+        return Err(StoreError::new(
+            "sql",
+            "D1 does not support interactive transactions",
+        ));
     }
     if statement.params.len() > MAX_BOUND_PARAMETERS {
         return Err(StoreError::new(
             "sql",
-            format!("too many SQL variables ({} > {MAX_BOUND_PARAMETERS})", statement.params.len()),
+            format!(
+                "too many SQL variables ({} > {MAX_BOUND_PARAMETERS})",
+                statement.params.len()
+            ),
         ));
     }
     for p in &statement.params {
         if let SqlValue::Integer(i) = p {
             if i.abs() > MAX_SAFE_INTEGER {
-                return Err(StoreError::new("sql", format!("integer {i} is not exact in JavaScript")));
+                return Err(StoreError::new(
+                    "sql",
+                    format!("integer {i} is not exact in JavaScript"),
+                ));
             }
         }
     }
@@ -99,9 +112,12 @@ fn run_query(conn: &rusqlite::Connection, statement: &Statement) -> Result<Vec<R
 
 fn run_execute(conn: &rusqlite::Connection, statement: &Statement) -> Result<u64, StoreError> {
     check_statement(statement)?;
-    conn.execute(statement.sql, rusqlite::params_from_iter(bind(&statement.params)))
-        .map(|n| n as u64)
-        .map_err(|e| StoreError::new("sql execute", e.to_string()))
+    conn.execute(
+        statement.sql,
+        rusqlite::params_from_iter(bind(&statement.params)),
+    )
+    .map(|n| n as u64)
+    .map_err(|e| StoreError::new("sql execute", e.to_string()))
 }
 
 #[async_trait(?Send)]
@@ -120,13 +136,19 @@ impl Sql for SqliteStore {
             .transaction()
             .map_err(|e| StoreError::new("sql batch", e.to_string()))?;
         for statement in &statements {
-            if statement.sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+            if statement
+                .sql
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("SELECT")
+            {
                 run_query(&tx, statement)?;
             } else {
                 run_execute(&tx, statement)?;
             }
         }
-        tx.commit().map_err(|e| StoreError::new("sql batch", e.to_string()))
+        tx.commit()
+            .map_err(|e| StoreError::new("sql batch", e.to_string()))
     }
 }
 
@@ -138,7 +160,10 @@ mod tests {
     #[tokio::test]
     async fn schema_check_sees_missing_and_current() -> Result<(), StoreError> {
         assert_eq!(check(&SqliteStore::empty()?).await?, SchemaState::Missing);
-        assert_eq!(check(&SqliteStore::migrated()?).await?, SchemaState::Current);
+        assert_eq!(
+            check(&SqliteStore::migrated()?).await?,
+            SchemaState::Current
+        );
         Ok(())
     }
 
@@ -147,9 +172,15 @@ mod tests {
         let db = SqliteStore::migrated()?;
         assert!(db.execute(Statement::new("BEGIN", vec![])).await.is_err());
         let too_many = vec![SqlValue::Null; MAX_BOUND_PARAMETERS + 1];
-        assert!(db.query(Statement::new("SELECT 1", too_many)).await.is_err());
         assert!(db
-            .query(Statement::new("SELECT ?1", vec![SqlValue::Integer(1 << 60)]))
+            .query(Statement::new("SELECT 1", too_many))
+            .await
+            .is_err());
+        assert!(db
+            .query(Statement::new(
+                "SELECT ?1",
+                vec![SqlValue::Integer(1 << 60)]
+            ))
             .await
             .is_err());
         Ok(())
@@ -167,7 +198,10 @@ mod tests {
             .await;
         assert!(result.is_err());
         let rows = db
-            .query(Statement::new("SELECT COUNT(*) AS n FROM data_migration", vec![]))
+            .query(Statement::new(
+                "SELECT COUNT(*) AS n FROM data_migration",
+                vec![],
+            ))
             .await?;
         assert_eq!(rows[0]["n"], 0, "the failed batch left nothing behind");
         Ok(())

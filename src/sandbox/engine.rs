@@ -1,0 +1,545 @@
+//! The QuickJS driver: one `Runtime` + `Context` per run, a hand-written event loop that runs
+//! QuickJS's job queue and polls the host's tool-call futures, and the native bridge functions
+//! the prelude wraps.
+
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+
+use rquickjs::context::EvalOptions;
+use rquickjs::{
+    Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Promise, Runtime, Value,
+};
+use serde_json::Value as Json;
+
+use super::preprocess::{self, Candidate};
+use super::{HostReply, Limits, RunResult, ToolHost};
+use crate::time::Clock;
+
+/// The prelude: a function expression taking the three bridge functions.
+const PRELUDE: &str = include_str!("prelude.js");
+/// File names shown in sandbox stack traces (never host paths).
+const SCRIPT_FILE: &str = "sandbox.js";
+const PRELUDE_FILE: &str = "sandbox-prelude.js";
+
+/// Console output kept per run; later lines are dropped (with one note).
+const MAX_LOG_BYTES: usize = 1024 * 1024;
+/// `emit()` output kept per run; past this, `emit()` throws.
+const MAX_EMIT_BYTES: usize = 8 * 1024 * 1024;
+const MAX_EMIT_ITEMS: usize = 10_000;
+
+/// Upper bound on QuickJS interrupt polls per millisecond, for the frozen-clock backstop.
+const MAX_POLLS_PER_MS: u64 = 100;
+
+/// Largest QuickJS stack cap used on wasm32. QuickJS can only measure the C shadow stack in
+/// linear memory, while V8 separately bounds the engine's native stack (about 1 MB, in Node and
+/// workerd alike). Some C recursions (the parser, JSON) use up to ~19× more native stack than
+/// shadow stack, and running out of native stack traps the whole wasm instance instead of
+/// throwing a catchable RangeError. Measured in workerd: parser nesting traps from a 56–64 KiB
+/// cap, JSON.stringify from 96 KiB; 32 KiB never trapped and allows about 110 nested JS calls.
+#[cfg(target_arch = "wasm32")]
+const WASM_MAX_STACK: usize = 32 * 1024;
+/// Stack kept free for host frames below the QuickJS stack cap on wasm32.
+#[cfg(target_arch = "wasm32")]
+const HOST_STACK_RESERVE: usize = 128 * 1024;
+
+/// Text used when QuickJS could not even describe an exception (typically memory exhaustion).
+const OUT_OF_MEMORY: &str = "out of memory";
+/// Text for a thrown `null`.
+const NULL_THROWN: &str = "out of memory (or the script threw null)";
+
+// The clock of the run whose JS is executing, for the interrupt handler. QuickJS wants a
+// `'static` handler while `run` only borrows its clock, so the driver lends the clock for
+// each synchronous stretch of JS (entering the context, running jobs).
+scoped_tls_hkt::scoped_thread_local!(static ACTIVE_CLOCK: for<'a> &'a dyn Clock);
+
+/// State shared between the bridge functions (owned by the JS heap) and the driver.
+#[derive(Default)]
+struct Bridge {
+    next_id: Cell<u32>,
+    calls: RefCell<Vec<ToolCall>>,
+    logs: RefCell<Vec<String>>,
+    log_bytes: Cell<usize>,
+    logs_dropped: Cell<bool>,
+    emitted: RefCell<Vec<Json>>,
+    emitted_bytes: Cell<usize>,
+}
+
+struct ToolCall {
+    id: u32,
+    path: String,
+    /// Parsed arguments, or why they could not be parsed.
+    args: Result<Option<Json>, String>,
+}
+
+impl Bridge {
+    fn call(&self, path: String, args: Option<String>) -> u32 {
+        let id = self.next_id.get().wrapping_add(1);
+        self.next_id.set(id);
+        let args = match args {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| format!("arguments of tools.{path} are not valid JSON: {e}")),
+        };
+        self.calls.borrow_mut().push(ToolCall { id, path, args });
+        id
+    }
+
+    fn log(&self, level: &str, line: &str) {
+        if self.logs_dropped.get() {
+            return;
+        }
+        let entry = format!("[{level}] {line}");
+        let total = self.log_bytes.get() + entry.len();
+        if total > MAX_LOG_BYTES {
+            self.logs_dropped.set(true);
+            self.logs
+                .borrow_mut()
+                .push("[warn] further console output dropped (log limit reached)".to_owned());
+            return;
+        }
+        self.log_bytes.set(total);
+        self.logs.borrow_mut().push(entry);
+    }
+
+    /// Records an emitted value; `false` once the output limit is reached.
+    fn emit(&self, json: &str) -> bool {
+        let total = self.emitted_bytes.get() + json.len();
+        if total > MAX_EMIT_BYTES || self.emitted.borrow().len() >= MAX_EMIT_ITEMS {
+            return false;
+        }
+        // The prelude only passes JSON.stringify output; keep the text if it somehow is not JSON.
+        let value = serde_json::from_str(json).unwrap_or_else(|_| Json::String(json.to_owned()));
+        self.emitted_bytes.set(total);
+        self.emitted.borrow_mut().push(value);
+        true
+    }
+}
+
+/// Why a run stopped without a result.
+enum Stop {
+    /// The deadline passed.
+    Timeout,
+    /// Any other failure, already described.
+    Failed(String),
+}
+
+type Outcome = Result<Option<Json>, Stop>;
+
+pub(super) async fn execute(
+    code: &str,
+    limits: &Limits,
+    host: &dyn ToolHost,
+    clock: &dyn Clock,
+) -> RunResult {
+    let bridge = Rc::new(Bridge::default());
+    let deadline = clock.now_ms() + limits.timeout_ms as f64;
+    let outcome = run_in_fresh_runtime(code, limits, host, clock, deadline, &bridge).await;
+
+    let (result, error) = match outcome {
+        Ok(value) => (value, None),
+        Err(Stop::Timeout) => (
+            None,
+            Some(format!(
+                "Execution timed out after {} ms",
+                limits.timeout_ms
+            )),
+        ),
+        Err(Stop::Failed(message)) => (None, Some(message)),
+    };
+    RunResult {
+        result,
+        error,
+        logs: bridge.logs.take(),
+        emitted: bridge.emitted.take(),
+    }
+}
+
+async fn run_in_fresh_runtime(
+    code: &str,
+    limits: &Limits,
+    host: &dyn ToolHost,
+    clock: &dyn Clock,
+    deadline: f64,
+    bridge: &Rc<Bridge>,
+) -> Outcome {
+    let runtime = Runtime::new()
+        .map_err(|e| Stop::Failed(format!("could not start the JavaScript engine: {e}")))?;
+    runtime.set_memory_limit(limits.memory_bytes);
+    runtime.set_max_stack_size(stack_cap(limits.max_stack_bytes));
+
+    // Set when the interrupt handler stops the script; from then on it keeps stopping it.
+    let timed_out = Rc::new(Cell::new(false));
+    {
+        let timed_out = timed_out.clone();
+        // Backstop for a clock that stands still while JS runs (Workers only advance Date.now()
+        // between I/O events): QuickJS polls about once per 10,000 bytecode operations, which
+        // an empty loop on the host reaches ~45 times per ms and real code far less often, so
+        // this budget ends an endless loop without ever cutting a run before its deadline.
+        let poll_budget = limits.timeout_ms.saturating_mul(MAX_POLLS_PER_MS);
+        let mut polls: u64 = 0;
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            polls = polls.saturating_add(1);
+            let now = if ACTIVE_CLOCK.is_set() {
+                ACTIVE_CLOCK.with(|clock| clock.now_ms())
+            } else {
+                f64::NEG_INFINITY
+            };
+            if !timed_out.get() && (now >= deadline || polls > poll_budget) {
+                timed_out.set(true);
+            }
+            timed_out.get()
+        })));
+    }
+
+    let context = Context::full(&runtime)
+        .map_err(|e| Stop::Failed(format!("could not create the JavaScript context: {e}")))?;
+
+    let driver = Driver {
+        runtime: &runtime,
+        context: &context,
+        host,
+        clock,
+        deadline,
+        timed_out: &timed_out,
+        bridge,
+    };
+    let outcome = driver.run(code).await;
+    // Every `Persistent` handle lives inside `driver.run`, so none outlives the runtime.
+    drop(context);
+    runtime.set_interrupt_handler(None);
+    outcome
+}
+
+/// The QuickJS stack cap to apply. On wasm32 the shadow stack starts at address 0 and grows
+/// down, so the address of a local is the stack space left; QuickJS computes its limit as
+/// "stack top − cap", which must not fall below zero.
+fn stack_cap(requested: usize) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let marker = 0u8;
+        let left = std::ptr::addr_of!(marker) as usize;
+        requested
+            .min(WASM_MAX_STACK)
+            .min(left.saturating_sub(HOST_STACK_RESERVE))
+            .max(16 * 1024)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        requested
+    }
+}
+
+/// Handles to the compiled script that must survive across awaits.
+struct Started {
+    settle: Persistent<Function<'static>>,
+    finished: Persistent<Promise<'static>>,
+}
+
+type HostFuture<'a> = Pin<Box<dyn Future<Output = HostReply> + 'a>>;
+
+struct Driver<'a> {
+    runtime: &'a Runtime,
+    context: &'a Context,
+    host: &'a dyn ToolHost,
+    clock: &'a dyn Clock,
+    deadline: f64,
+    timed_out: &'a Cell<bool>,
+    bridge: &'a Rc<Bridge>,
+}
+
+impl<'a> Driver<'a> {
+    /// Enters the context with the run's clock visible to the interrupt handler.
+    fn js<R>(&self, f: impl for<'js> FnOnce(Ctx<'js>) -> R) -> R {
+        ACTIVE_CLOCK.set(self.clock, || self.context.with(f))
+    }
+
+    async fn run(&self, code: &str) -> Outcome {
+        let started = self.js(|ctx| self.start(&ctx, code))?;
+        let mut in_flight: Vec<(u32, HostFuture<'a>)> = Vec::new();
+
+        loop {
+            self.run_jobs()?;
+            if let Some(outcome) = self.finished(&started) {
+                return outcome;
+            }
+
+            // Hand new tool calls to the host. Calls with unusable arguments fail right away.
+            let mut settled_now = false;
+            let calls = self.bridge.calls.take();
+            for call in calls {
+                match call.args {
+                    Ok(args) => {
+                        let host = self.host;
+                        let path = call.path;
+                        in_flight.push((
+                            call.id,
+                            Box::pin(async move { host.call(&path, args).await }),
+                        ));
+                    }
+                    Err(message) => {
+                        self.settle(&started, call.id, HostReply::Reject(message))?;
+                        settled_now = true;
+                    }
+                }
+            }
+            if settled_now {
+                continue;
+            }
+            if in_flight.is_empty() {
+                return Err(Stop::Failed(
+                    "Execution stalled: the script is waiting on a promise that nothing can settle \
+                     (the sandbox has no timers)"
+                        .to_owned(),
+                ));
+            }
+
+            let remaining = self.deadline - self.clock.now_ms();
+            if remaining <= 0.0 {
+                return Err(Stop::Timeout);
+            }
+            let mut timer = self.host.sleep(remaining);
+            let replies = poll_fn(|cx| {
+                let mut ready = Vec::new();
+                let mut index = 0;
+                while index < in_flight.len() {
+                    if let Poll::Ready(reply) = in_flight[index].1.as_mut().poll(cx) {
+                        let (id, _) = in_flight.swap_remove(index);
+                        ready.push((id, reply));
+                    } else {
+                        index += 1;
+                    }
+                }
+                if !ready.is_empty() {
+                    return Poll::Ready(Some(ready));
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+
+            let Some(mut replies) = replies else {
+                return Err(Stop::Timeout);
+            };
+            if self.clock.now_ms() >= self.deadline {
+                return Err(Stop::Timeout);
+            }
+            // swap_remove shuffles; settle in call order for determinism.
+            replies.sort_by_key(|(id, _)| *id);
+            for (id, reply) in replies {
+                self.settle(&started, id, reply)?;
+            }
+        }
+    }
+
+    /// Evaluates the prelude, installs the bridge, compiles the script and starts it.
+    fn start(&self, ctx: &Ctx<'_>, code: &str) -> Result<Started, Stop> {
+        let prelude: Function = ctx
+            .eval_with_options(PRELUDE, eval_options(PRELUDE_FILE))
+            .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
+
+        let bridge = self.bridge.clone();
+        let host_call = Function::new(ctx.clone(), move |path: String, args: Option<String>| {
+            bridge.call(path, args)
+        });
+        let bridge = self.bridge.clone();
+        let host_log = Function::new(ctx.clone(), move |level: String, line: String| {
+            bridge.log(&level, &line);
+        });
+        let bridge = self.bridge.clone();
+        let host_emit = Function::new(ctx.clone(), move |json: String| bridge.emit(&json));
+        let (host_call, host_log, host_emit) = match (host_call, host_log, host_emit) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                return Err(self.stop_for(ctx, e, "the sandbox bridge failed"));
+            }
+        };
+
+        let api: Object = prelude
+            .call((host_call, host_log, host_emit))
+            .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
+        let start: Function = api
+            .get("start")
+            .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
+        let settle: Function = api
+            .get("settle")
+            .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
+
+        let (main, is_expression) = self.compile(ctx, &preprocess::candidates(code))?;
+        let finished: Promise = start
+            .call((main, is_expression))
+            .map_err(|e| self.stop_for(ctx, e, "the script could not be started"))?;
+
+        Ok(Started {
+            settle: Persistent::save(ctx, settle),
+            finished: Persistent::save(ctx, finished),
+        })
+    }
+
+    /// Evaluates the candidates in order; the first that is not a syntax error wins.
+    fn compile<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        candidates: &[Candidate],
+    ) -> Result<(Function<'js>, bool), Stop> {
+        let mut last_error = Stop::Failed("SyntaxError: empty script".to_owned());
+        for candidate in candidates {
+            match ctx
+                .eval_with_options::<Value, _>(candidate.source.as_str(), eval_options(SCRIPT_FILE))
+            {
+                Ok(value) => match value.into_function() {
+                    Some(main) => return Ok((main, candidate.is_expression)),
+                    None => {
+                        return Err(Stop::Failed(
+                            "the script could not be compiled into a function".to_owned(),
+                        ))
+                    }
+                },
+                Err(rquickjs::Error::Exception) => {
+                    if self.timed_out.get() {
+                        return Err(Stop::Timeout);
+                    }
+                    let thrown = ctx.catch();
+                    let is_syntax_error = thrown
+                        .as_object()
+                        .and_then(|o| o.get::<_, Option<String>>("name").ok().flatten())
+                        .is_some_and(|name| name == "SyntaxError");
+                    let text = describe(ctx, thrown);
+                    if !is_syntax_error {
+                        return Err(Stop::Failed(text));
+                    }
+                    last_error = Stop::Failed(text);
+                }
+                Err(other) => return Err(Stop::Failed(other.to_string())),
+            }
+        }
+        Err(last_error)
+    }
+
+    /// Runs QuickJS's job queue until it is empty.
+    fn run_jobs(&self) -> Result<(), Stop> {
+        loop {
+            if self.timed_out.get() {
+                return Err(Stop::Timeout);
+            }
+            match ACTIVE_CLOCK.set(self.clock, || self.runtime.execute_pending_job()) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(_) => {
+                    if self.timed_out.get() {
+                        return Err(Stop::Timeout);
+                    }
+                    let text = self.js(|ctx| describe(&ctx, ctx.catch()));
+                    return Err(Stop::Failed(text));
+                }
+            }
+        }
+    }
+
+    /// The script's outcome once its promise has settled.
+    fn finished(&self, started: &Started) -> Option<Outcome> {
+        self.js(|ctx| {
+            let promise = match started.finished.clone().restore(&ctx) {
+                Ok(promise) => promise,
+                Err(e) => return Some(Err(Stop::Failed(e.to_string()))),
+            };
+            let settled = promise.result::<Option<String>>()?;
+            if self.timed_out.get() {
+                return Some(Err(Stop::Timeout));
+            }
+            Some(match settled {
+                Ok(None) => Ok(None),
+                Ok(Some(json)) => serde_json::from_str(&json).map(Some).map_err(|e| {
+                    Stop::Failed(format!("the result could not be read as JSON: {e}"))
+                }),
+                Err(rquickjs::Error::Exception) => Err(Stop::Failed(describe(&ctx, ctx.catch()))),
+                Err(e) => Err(Stop::Failed(e.to_string())),
+            })
+        })
+    }
+
+    /// Delivers one tool call's outcome to the script.
+    fn settle(&self, started: &Started, id: u32, reply: HostReply) -> Result<(), Stop> {
+        let (ok, text) = match reply {
+            HostReply::Resolve(value) => (true, value.to_string()),
+            HostReply::Reject(message) => (false, message),
+        };
+        self.js(|ctx| {
+            let settle = started
+                .settle
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            settle
+                .call::<_, ()>((id, ok, text))
+                .map_err(|e| self.stop_for(&ctx, e, "delivering a tool result failed"))
+        })
+    }
+
+    /// Converts an rquickjs error into a stop reason, describing a pending JS exception.
+    fn stop_for(&self, ctx: &Ctx<'_>, error: rquickjs::Error, context: &str) -> Stop {
+        if self.timed_out.get() {
+            return Stop::Timeout;
+        }
+        match error {
+            rquickjs::Error::Exception => Stop::Failed(describe(ctx, ctx.catch())),
+            other => Stop::Failed(format!("{context}: {other}")),
+        }
+    }
+}
+
+fn eval_options(file: &str) -> EvalOptions {
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = true;
+    options.filename = Some(file.to_owned());
+    options
+}
+
+/// Text for a thrown value: `message` (prefixed by the error's name unless it is plain `Error`)
+/// plus the sandbox stack; other values through `String(value)`.
+fn describe<'js>(ctx: &Ctx<'js>, thrown: Value<'js>) -> String {
+    if let Some(text) = thrown.as_string().and_then(|s| s.to_string().ok()) {
+        return text;
+    }
+    if let Some(object) = thrown.as_object() {
+        let message = object.get::<_, Option<String>>("message").ok().flatten();
+        if let Some(message) = message {
+            let name = object.get::<_, Option<String>>("name").ok().flatten();
+            let mut text = match name.as_deref() {
+                None | Some("") | Some("Error") => message,
+                Some(name) => format!("{name}: {message}"),
+            };
+            let stack = object.get::<_, Option<String>>("stack").ok().flatten();
+            if let Some(stack) = stack {
+                // The prelude's own frames say nothing useful to the script's author.
+                for frame in stack
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.contains(PRELUDE_FILE))
+                {
+                    text.push('\n');
+                    text.push_str(frame.trim_end());
+                }
+            }
+            return text;
+        }
+    }
+    if thrown.is_null() {
+        // QuickJS throws `null` when memory is too exhausted to build the error object; a
+        // script throwing `null` itself is indistinguishable and rare.
+        return NULL_THROWN.to_owned();
+    }
+    match Coerced::<String>::from_js(ctx, thrown) {
+        Ok(Coerced(text)) => text,
+        Err(_) => {
+            // Converting failed (typically memory exhaustion); clear whatever that threw.
+            let _ = ctx.catch();
+            OUT_OF_MEMORY.to_owned()
+        }
+    }
+}

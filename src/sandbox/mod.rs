@@ -1,0 +1,115 @@
+//! The JavaScript sandbox ("code mode"): runs an agent's script in a fresh QuickJS runtime with a
+//! wall-clock deadline, a memory cap and a stack cap, and lets it call tools through the host.
+//!
+//! How the submitted text is read (fenced blocks, `export default`, single expressions and
+//! functions, plain bodies) is described in `preprocess.rs`.
+//!
+//! The script sees these globals (see `prelude.js`): `tools` (a lazy proxy, `tools.a.b(arg)`
+//! calls [`ToolHost::call`] with path `"a.b"`), `console.log|info|warn|error|debug`, `emit`, and a
+//! `fetch` that always throws. There are no timers, no modules and no network.
+//!
+//! Values cross the boundary as JSON text only: tool arguments (first argument only), tool
+//! results, emitted values and the script's result.
+//!
+//! Result conversion: `undefined` → `None`; values `JSON.stringify` cannot represent (functions,
+//! symbols) → `None`; values it rejects (BigInt, cyclic objects) → an error
+//! "TypeError: the result is not JSON-serialisable: …".
+//!
+//! Nothing here reads the system time directly: the deadline is measured with the injected
+//! [`Clock`], polled from QuickJS's interrupt handler while script code runs and checked again
+//! whenever a tool call settles (and when [`ToolHost::sleep`] fires, for hosts that have a timer).
+//! If the clock stands still while JS runs, a generous budget of interrupt polls still ends
+//! endless loops (later than the deadline, but before any platform CPU limit would matter).
+
+mod engine;
+mod preprocess;
+
+use crate::time::Clock;
+
+/// Resource limits for one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget for the whole run, including time spent waiting on tool calls.
+    pub timeout_ms: u64,
+    /// QuickJS heap cap.
+    pub memory_bytes: usize,
+    /// QuickJS stack cap. On wasm32 it is capped at 32 KiB (about 110 nested JS calls):
+    /// QuickJS can only watch the shadow stack there, and a larger cap lets deep recursion
+    /// exhaust V8's native stack first, which traps the whole wasm instance (see `engine.rs`).
+    pub max_stack_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout_ms: 30_000,
+            memory_bytes: 64 * 1024 * 1024,
+            max_stack_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What the host answers to one `tools.<path>(args)` call made by the script.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostReply {
+    /// The call's promise resolves with this value.
+    Resolve(serde_json::Value),
+    /// The call's promise rejects with `new Error(message)`.
+    Reject(String),
+}
+
+/// The host side of `tools.<path>(args)`.
+#[async_trait::async_trait(?Send)]
+pub trait ToolHost {
+    /// Handles one tool call. `args` is the script's first argument as JSON (`None` when it was
+    /// `undefined` or absent). The future may stay pending for a long time (e.g. while waiting
+    /// for an approval); the run's deadline still applies.
+    async fn call(&self, path: &str, args: Option<serde_json::Value>) -> HostReply;
+
+    /// A future that completes after about `ms` milliseconds. The sandbox races it against the
+    /// pending tool calls so the deadline also holds while the script only waits on the host.
+    /// The default never completes: the deadline is then checked whenever a call settles.
+    async fn sleep(&self, ms: f64) {
+        let _ = ms;
+        std::future::pending::<()>().await
+    }
+}
+
+/// A host with no tools: every call resolves to a `tool_not_found` ToolResult.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTools;
+
+#[async_trait::async_trait(?Send)]
+impl ToolHost for NoTools {
+    async fn call(&self, path: &str, _args: Option<serde_json::Value>) -> HostReply {
+        HostReply::Resolve(serde_json::json!({
+            "ok": false,
+            "error": {
+                "code": "tool_not_found",
+                "message": format!("Tool not found: {path}"),
+            },
+        }))
+    }
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// The script's result as JSON; `None` when it returned `undefined` (or failed).
+    pub result: Option<serde_json::Value>,
+    /// Uncaught exception, syntax error, timeout or out-of-memory, as text.
+    pub error: Option<String>,
+    /// Console output, one entry per call: `"[log] hello"`, `"[warn] …"`.
+    pub logs: Vec<String>,
+    /// Values passed to `emit()`, in order.
+    pub emitted: Vec<serde_json::Value>,
+}
+
+/// Runs `code` in a fresh sandbox and reports its outcome. Never panics on script behaviour:
+/// every failure (syntax error, exception, timeout, memory exhaustion) becomes `error`.
+pub async fn run(code: &str, limits: &Limits, host: &dyn ToolHost, clock: &dyn Clock) -> RunResult {
+    engine::execute(code, limits, host, clock).await
+}
+
+#[cfg(test)]
+mod tests;

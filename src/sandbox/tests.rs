@@ -1,0 +1,491 @@
+#![allow(clippy::unwrap_used)]
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::time::SystemClock;
+
+/// Echoes calls back and records them; `fail.*` rejects, `slow.*` never answers.
+#[derive(Default)]
+struct TestHost {
+    calls: RefCell<Vec<(String, Option<Value>)>>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl ToolHost for TestHost {
+    async fn call(&self, path: &str, args: Option<Value>) -> HostReply {
+        self.calls
+            .borrow_mut()
+            .push((path.to_owned(), args.clone()));
+        if path.starts_with("fail.") {
+            return HostReply::Reject(format!("{path} is broken"));
+        }
+        if path.starts_with("slow.") {
+            std::future::pending::<()>().await;
+        }
+        // Let the executor run something else first, like a real network call would.
+        tokio::task::yield_now().await;
+        HostReply::Resolve(json!({ "ok": true, "data": { "path": path, "args": args } }))
+    }
+
+    async fn sleep(&self, ms: f64) {
+        tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+    }
+}
+
+async fn run_code(code: &str) -> RunResult {
+    run(code, &Limits::default(), &NoTools, &SystemClock).await
+}
+
+async fn ok(code: &str) -> Option<Value> {
+    let out = run_code(code).await;
+    assert_eq!(out.error, None, "unexpected error for {code:?}");
+    out.result
+}
+
+async fn err(code: &str) -> String {
+    let out = run_code(code).await;
+    assert_eq!(out.result, None);
+    out.error.expect("an error")
+}
+
+#[tokio::test]
+async fn return_statement() {
+    assert_eq!(ok("return 6 * 7").await, Some(json!(42)));
+    assert_eq!(ok("return 6 * 7;").await, Some(json!(42)));
+}
+
+#[tokio::test]
+async fn export_default_expression_and_function() {
+    assert_eq!(ok("export default 6 * 7").await, Some(json!(42)));
+    assert_eq!(
+        ok("export default async () => 'hi';").await,
+        Some(json!("hi"))
+    );
+    assert_eq!(
+        ok("export default async function main() { return [1, 2] }").await,
+        Some(json!([1, 2]))
+    );
+}
+
+#[tokio::test]
+async fn fenced_block() {
+    let code = "Sure, here it is:\n\n```js\nconst x = 40;\nreturn x + 2;\n```\nDone.";
+    assert_eq!(ok(code).await, Some(json!(42)));
+}
+
+#[tokio::test]
+async fn single_functions_are_called() {
+    assert_eq!(ok("async () => 5").await, Some(json!(5)));
+    assert_eq!(ok("() => ({ a: 1 })").await, Some(json!({ "a": 1 })));
+    assert_eq!(ok("function main(){return 3}").await, Some(json!(3)));
+    assert_eq!(
+        ok("async function main() {\n  const v = await Promise.resolve(4);\n  return v; // done\n}")
+            .await,
+        Some(json!(4))
+    );
+}
+
+#[tokio::test]
+async fn single_expressions_return_their_value() {
+    assert_eq!(ok("1 + 1").await, Some(json!(2)));
+    assert_eq!(ok("1 + 1 // two").await, Some(json!(2)));
+    assert_eq!(ok("1 + 1;\n").await, Some(json!(2)));
+    assert_eq!(
+        ok("({ a: [1, 'x', null] })").await,
+        Some(json!({ "a": [1, "x", null] }))
+    );
+    assert_eq!(ok("'text'").await, Some(json!("text")));
+}
+
+#[tokio::test]
+async fn statements_without_return_give_none() {
+    assert_eq!(ok("const a = 1;\nlet b = a + 1;").await, None);
+    assert_eq!(ok("").await, None);
+    assert_eq!(ok("return undefined").await, None);
+    assert_eq!(ok("return () => 1").await, None);
+    assert_eq!(ok("return null").await, Some(Value::Null));
+}
+
+#[tokio::test]
+async fn non_serialisable_result_is_an_error() {
+    let e = err("return 10n").await;
+    assert!(e.contains("not JSON-serialisable"), "{e}");
+    let e = err("const a = {}; a.self = a; return a").await;
+    assert!(e.contains("not JSON-serialisable"), "{e}");
+}
+
+#[tokio::test]
+async fn tool_calls_reach_the_host() {
+    let host = TestHost::default();
+    let code = r#"
+        const a = await tools.petstore.pets.get({ id: 1 });
+        const b = await tools["x.y.z"]();
+        const [c, d] = await Promise.all([tools.p.one(1, 2), tools.p.two("s")]);
+        return [a, b.data.path, c.data.args, d.data.args];
+    "#;
+    let out = run(code, &Limits::default(), &host, &SystemClock).await;
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.result,
+        Some(json!([
+            { "ok": true, "data": { "path": "petstore.pets.get", "args": { "id": 1 } } },
+            "x.y.z",
+            1,
+            "s"
+        ]))
+    );
+    let calls = host.calls.borrow();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[1], ("x.y.z".to_owned(), None));
+}
+
+#[tokio::test]
+async fn single_expression_tool_call() {
+    let host = TestHost::default();
+    let out = run(
+        "await tools.a.b({ q: 'x' })",
+        &Limits::default(),
+        &host,
+        &SystemClock,
+    )
+    .await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.result.unwrap()["data"]["args"], json!({ "q": "x" }));
+}
+
+#[tokio::test]
+async fn rejecting_host_rejects_the_promise() {
+    let host = TestHost::default();
+    let code = r#"
+        try { await tools.fail.now(); } catch (e) { return [e instanceof Error, e.message]; }
+    "#;
+    let out = run(code, &Limits::default(), &host, &SystemClock).await;
+    assert_eq!(out.result, Some(json!([true, "fail.now is broken"])));
+
+    let out = run(
+        "return await tools.fail.again()",
+        &Limits::default(),
+        &host,
+        &SystemClock,
+    )
+    .await;
+    assert!(out.error.unwrap().starts_with("fail.again is broken"));
+}
+
+#[tokio::test]
+async fn no_tools_host_answers_tool_not_found() {
+    let out = ok("return await tools.nope.missing({})").await;
+    assert_eq!(
+        out,
+        Some(json!({
+            "ok": false,
+            "error": { "code": "tool_not_found", "message": "Tool not found: nope.missing" }
+        }))
+    );
+}
+
+#[tokio::test]
+async fn tools_proxy_shape() {
+    assert_eq!(
+        ok("return [typeof tools.then, typeof tools.a.b.then, tools[Symbol.iterator], Object.keys(tools).length, 'x' in tools]")
+            .await,
+        Some(json!(["undefined", "undefined", null, 0, false]))
+    );
+    // Awaiting the proxy itself must not call the host.
+    let host = TestHost::default();
+    let out = run(
+        "const t = await tools.a; return typeof t",
+        &Limits::default(),
+        &host,
+        &SystemClock,
+    )
+    .await;
+    assert_eq!(out.result, Some(json!("function")));
+    assert!(host.calls.borrow().is_empty());
+}
+
+#[tokio::test]
+async fn non_json_arguments_reject() {
+    let e = err("return await tools.a.b({ n: 1n })").await;
+    assert!(e.contains("JSON-serialisable"), "{e}");
+}
+
+#[tokio::test]
+async fn console_is_captured() {
+    let out = run_code(
+        "console.log('hello from sandbox'); console.warn({ a: 1 }, [2], 3); \
+         console.error(undefined, null, 'x'); console.info(); console.debug(1n); return 1",
+    )
+    .await;
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.logs,
+        vec![
+            "[log] hello from sandbox",
+            "[warn] {\"a\":1} [2] 3",
+            "[error] undefined null x",
+            "[info] ",
+            "[debug] 1",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn emit_records_values() {
+    let out = run_code(
+        "emit('text'); emit({ type: 'text', text: 'hi' }); emit(undefined); return emit(3)",
+    )
+    .await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.result, None);
+    assert_eq!(
+        out.emitted,
+        vec![
+            json!("text"),
+            json!({ "type": "text", "text": "hi" }),
+            json!("undefined"),
+            json!(3)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn host_globals_are_absent() {
+    assert_eq!(
+        ok(
+            "return [typeof setTimeout, typeof setInterval, typeof require, typeof process, \
+            Object.getOwnPropertyNames(globalThis).filter(n => n.startsWith('__'))]"
+        )
+        .await,
+        Some(json!([
+            "undefined",
+            "undefined",
+            "undefined",
+            "undefined",
+            []
+        ]))
+    );
+}
+
+#[tokio::test]
+async fn fetch_is_disabled() {
+    let e = err("await fetch('https://example.com')").await;
+    assert!(e.starts_with("fetch is disabled in the sandbox"), "{e}");
+}
+
+#[tokio::test]
+async fn thrown_errors() {
+    let e = err("throw new Error('boom')").await;
+    assert!(e.starts_with("boom\n"), "{e}");
+    assert!(e.contains("sandbox.js"), "{e}");
+    let e = err("null.x").await;
+    assert!(e.starts_with("TypeError: "), "{e}");
+    assert_eq!(err("throw 'plain'").await, "plain");
+    assert_eq!(err("throw 42").await, "42");
+    assert_eq!(err("throw undefined").await, "undefined");
+    assert_eq!(err("throw { code: 7 }").await, "[object Object]");
+}
+
+#[tokio::test]
+async fn syntax_errors_are_results() {
+    let e = err("return ((").await;
+    assert!(e.starts_with("SyntaxError"), "{e}");
+    let e = err("export default {").await;
+    assert!(e.starts_with("SyntaxError"), "{e}");
+}
+
+#[tokio::test]
+async fn infinite_loop_times_out() {
+    let limits = Limits {
+        timeout_ms: 200,
+        ..Limits::default()
+    };
+    let begun = Instant::now();
+    let out = run("while (true) {}", &limits, &NoTools, &SystemClock).await;
+    let took = begun.elapsed();
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 200 ms")
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    eprintln!("200 ms timeout stopped after {took:?}");
+}
+
+#[tokio::test]
+async fn timeout_cannot_be_caught() {
+    let limits = Limits {
+        timeout_ms: 100,
+        ..Limits::default()
+    };
+    let out = run(
+        "for (;;) { try { while (true) {} } catch (e) { console.log('caught') } }",
+        &limits,
+        &NoTools,
+        &SystemClock,
+    )
+    .await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 100 ms")
+    );
+    assert!(out.logs.is_empty());
+}
+
+#[tokio::test]
+async fn deadline_holds_while_waiting_on_the_host() {
+    let host = TestHost::default();
+    let limits = Limits {
+        timeout_ms: 150,
+        ..Limits::default()
+    };
+    let begun = Instant::now();
+    let out = run(
+        "return await tools.slow.call()",
+        &limits,
+        &host,
+        &SystemClock,
+    )
+    .await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 150 ms")
+    );
+    assert!(begun.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn never_settling_promise_is_reported() {
+    let e = err("await new Promise(() => {})").await;
+    assert!(e.contains("stalled"), "{e}");
+}
+
+#[tokio::test]
+async fn memory_exhaustion_is_an_error() {
+    let limits = Limits {
+        memory_bytes: 8 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let begun = Instant::now();
+    let out = run(
+        "const parts = []; while (true) { parts.push('x'.repeat(1000) + parts.length); }",
+        &limits,
+        &NoTools,
+        &SystemClock,
+    )
+    .await;
+    let e = out.error.expect("an error");
+    assert!(e.contains("out of memory"), "{e}");
+    assert!(begun.elapsed() < Duration::from_secs(5));
+
+    let out = run(
+        "const a = []; while (true) a.push({ n: a.length, s: 'item' + a.length });",
+        &limits,
+        &NoTools,
+        &SystemClock,
+    )
+    .await;
+    let e = out.error.expect("an error");
+    assert!(e.contains("out of memory"), "{e}");
+}
+
+#[tokio::test]
+async fn deep_recursion_is_an_error() {
+    let e = err("function f(n) { return f(n + 1) + 1 } return f(0)").await;
+    assert!(e.contains("stack"), "{e}");
+}
+
+#[tokio::test]
+async fn standard_builtins_work() {
+    assert_eq!(
+        ok("return [Math.max(1, 3), JSON.parse('[1]'), typeof Date.now(), /a+/.test('caa'), [3,1,2].sort()]")
+            .await,
+        Some(json!([3, [1], "number", true, [1, 2, 3]]))
+    );
+}
+
+#[tokio::test]
+async fn simple_run_is_fast() {
+    let begun = Instant::now();
+    assert_eq!(ok("return 6 * 7").await, Some(json!(42)));
+    eprintln!("simple run took {:?}", begun.elapsed());
+}
+
+#[tokio::test]
+async fn frozen_clock_still_stops_infinite_loops() {
+    let limits = Limits {
+        timeout_ms: 50,
+        ..Limits::default()
+    };
+    let begun = Instant::now();
+    let out = run(
+        "while (true) {}",
+        &limits,
+        &NoTools,
+        &crate::time::FixedClock(0.0),
+    )
+    .await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 50 ms")
+    );
+    assert!(
+        begun.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        begun.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn endless_microtasks_time_out() {
+    let limits = Limits {
+        timeout_ms: 100,
+        ..Limits::default()
+    };
+    let out = run("while (true) await null;", &limits, &NoTools, &SystemClock).await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 100 ms")
+    );
+}
+
+#[tokio::test]
+async fn console_output_is_capped() {
+    let out = run_code(
+        "const line = 'x'.repeat(1000); for (let i = 0; i < 5000; i++) console.log(line); return 1",
+    )
+    .await;
+    assert_eq!(out.result, Some(json!(1)));
+    assert!(out.logs.len() < 1100, "{}", out.logs.len());
+    assert!(out.logs.last().unwrap().contains("log limit"));
+}
+
+/// Advances one millisecond per reading.
+struct SteppingClock(std::cell::Cell<f64>);
+
+impl crate::time::Clock for SteppingClock {
+    fn now_ms(&self) -> f64 {
+        let now = self.0.get() + 1.0;
+        self.0.set(now);
+        now
+    }
+}
+
+#[tokio::test]
+async fn deadline_uses_the_injected_clock() {
+    let clock = SteppingClock(std::cell::Cell::new(0.0));
+    let limits = Limits {
+        timeout_ms: 20,
+        ..Limits::default()
+    };
+    let out = run("while (true) {}", &limits, &NoTools, &clock).await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Execution timed out after 20 ms")
+    );
+    // Far fewer readings than the frozen-clock backstop (2,000 polls) would need.
+    assert!(clock.0.get() < 200.0, "{}", clock.0.get());
+}
