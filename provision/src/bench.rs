@@ -18,6 +18,8 @@ pub const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Untimed requests before each sequential run (the first request pays for the isolate).
 pub const WARMUP: usize = 3;
+/// Untimed floor and `/api/account/me` request pairs before the first scenario.
+pub const GLOBAL_WARMUP: usize = 25;
 /// A sequential run is abandoned when its first this-many requests all fail.
 const GIVE_UP_AFTER: usize = 10;
 /// Upper bound of requests per concurrent task.
@@ -563,6 +565,14 @@ pub async fn run_scenarios(
     progress: &dyn Fn(&str),
 ) -> Result<Vec<ScenarioResult>> {
     let base: Arc<str> = Arc::from(base.trim_end_matches('/'));
+    // Warm wrangler's proxy and the isolate before anything is timed, so the floor (measured
+    // first) is not the coldest scenario.
+    let mut warm = Conn::new(base.clone())?;
+    for _ in 0..GLOBAL_WARMUP {
+        let _ = warm.once(Scenario::Floor).await;
+        let _ = warm.once(Scenario::AccountMe).await;
+    }
+    drop(warm);
     let mut results: Vec<ScenarioResult> = Vec::new();
     for scenario in Scenario::ALL {
         progress(&format!(
@@ -701,7 +711,7 @@ pub fn render_report(report: &Report) -> String {
         .collect();
     let mut out = format!(
         "sequential: {} requests on one keep-alive connection (after {} warm-up requests); \
-         concurrent: {} clients for {} s\n\n",
+         concurrent: {} clients for {} s; overhead = p50 minus the floor's p50\n\n",
         report.requests, report.warmup_requests, report.concurrency, report.seconds
     );
     out.push_str(&render_table(&headers, &rows));
