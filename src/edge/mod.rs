@@ -106,14 +106,29 @@ pub(crate) fn write_response(response: http::Response) -> worker::Result<worker:
     Ok(out.with_status(response.status).with_headers(headers))
 }
 
+const JWKS_FETCH_TIMEOUT_SECS: u64 = 5;
+
 /// JWKS over `fetch`, RS256 through WebCrypto.
 struct EdgeKeys;
 
 #[async_trait(?Send)]
 impl KeySource for EdgeKeys {
     async fn fetch_jwks(&self, url: &str) -> Result<Jwks, String> {
+        use futures_util::future::{select, Either};
         let url = worker::Url::parse(url).map_err(|e| format!("bad certs URL: {e}"))?;
-        let mut response = Fetch::Url(url).send().await.map_err(|e| e.to_string())?;
+        // A hung certs endpoint must not hold every request: give up after 5 s and answer 401.
+        let controller = worker::AbortController::default();
+        let signal = controller.signal();
+        let fetch = Fetch::Url(url);
+        let send = std::pin::pin!(fetch.send_with_signal(&signal));
+        let timer = worker::Delay::from(std::time::Duration::from_secs(JWKS_FETCH_TIMEOUT_SECS));
+        let mut response = match select(send, timer).await {
+            Either::Left((result, _)) => result.map_err(|e| e.to_string())?,
+            Either::Right(_) => {
+                controller.abort();
+                return Err(format!("certs endpoint did not answer within {JWKS_FETCH_TIMEOUT_SECS} s"));
+            }
+        };
         if response.status_code() != 200 {
             return Err(format!(
                 "certs endpoint answered {}",
