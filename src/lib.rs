@@ -16,12 +16,16 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod connections;
+pub mod crypto;
 pub mod executions;
 pub mod http;
 pub mod ids;
 pub mod integrations;
 pub mod logging;
 pub mod mcp;
+pub mod net;
+pub mod plugins;
 pub mod sandbox;
 pub mod store;
 pub mod time;

@@ -126,7 +126,9 @@ impl KeySource for EdgeKeys {
             Either::Left((result, _)) => result.map_err(|e| e.to_string())?,
             Either::Right(_) => {
                 controller.abort();
-                return Err(format!("certs endpoint did not answer within {JWKS_FETCH_TIMEOUT_SECS} s"));
+                return Err(format!(
+                    "certs endpoint did not answer within {JWKS_FETCH_TIMEOUT_SECS} s"
+                ));
             }
         };
         if response.status_code() != 200 {
