@@ -34,11 +34,67 @@ pub fn hinted(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Er
     })
 }
 
-/// The hint of the first [`Hinted`] error in the chain, if any.
+/// The hint of the first [`Hinted`] or [`Failure`] error in the chain, if any.
 pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Hinted>())
-        .map(|h| h.hint.as_str())
+    err.chain().find_map(|e| {
+        if let Some(h) = e.downcast_ref::<Hinted>() {
+            Some(h.hint.as_str())
+        } else {
+            e.downcast_ref::<Failure>().and_then(|f| f.hint.as_deref())
+        }
+    })
+}
+
+/// Process exit codes of the deployment commands (`up`, `plan`, `destroy`, `verify`, …).
+pub mod exit {
+    /// Usage or input validation error (also the code of any unclassified error).
+    pub const USAGE: u8 = 1;
+    /// The Cloudflare API refused or failed a call.
+    pub const API: u8 = 2;
+    /// A precondition does not hold: no zone, Access not set up, hostname owned by another
+    /// Worker, a secret that would have to be regenerated, …
+    pub const PRECONDITION: u8 = 3;
+    /// `verify` found the deployment reachable without Access, or the MCP check failed.
+    pub const VERIFY: u8 = 4;
+}
+
+/// An error with an exit code (see [`exit`]) and an optional `hint:` line.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Builds an error that makes the process exit with `code`.
+pub fn failure(code: u8, message: impl Into<String>, hint: Option<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        code,
+        message: message.into(),
+        hint,
+    })
+}
+
+/// The exit code for `err`: the first [`Failure`]'s code, [`exit::API`] for a Cloudflare API
+/// error, else [`exit::USAGE`].
+pub fn exit_code_of(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.code;
+        }
+        if cause.downcast_ref::<crate::cf::ApiError>().is_some() {
+            return exit::API;
+        }
+    }
+    exit::USAGE
 }
 
 /// `$CARGO_HOME/bin`, or `~/.cargo/bin`.
@@ -150,5 +206,14 @@ mod tests {
         let err = hinted("`clang` not found", "install it").context("setup failed");
         assert_eq!(hint_of(&err), Some("install it"));
         assert_eq!(format!("{err:#}"), "setup failed: `clang` not found");
+    }
+
+    #[test]
+    fn failures_carry_exit_codes_through_context() {
+        let err = failure(exit::PRECONDITION, "no zone", Some("add the zone".into()))
+            .context("provision up");
+        assert_eq!(exit_code_of(&err), exit::PRECONDITION);
+        assert_eq!(hint_of(&err), Some("add the zone"));
+        assert_eq!(exit_code_of(&anyhow::anyhow!("plain")), exit::USAGE);
     }
 }

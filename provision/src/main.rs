@@ -1,4 +1,5 @@
-//! `provision`: set up, run and benchmark the Executor Worker locally.
+//! `provision`: set up, run and benchmark the Executor Worker locally, and deploy it to a
+//! Cloudflare account behind Access.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +11,10 @@ use clap::{Parser, Subcommand};
 use tokio::signal::unix::{signal, SignalKind};
 
 use provision::bench::{self, BenchOptions};
-use provision::cmd::{fmt_duration, hint_of};
+use provision::cli::{
+    BridgeArgs, DestroyArgs, McpArgs, SelfEditArgs, SliceArgs, TokenArgs, UpArgs, VerifyArgs,
+};
+use provision::cmd::{exit_code_of, fmt_duration, hint_of};
 use provision::local::{self, LocalOptions, LocalWorker};
 use provision::setup::{self, SetupOptions};
 
@@ -18,15 +22,34 @@ use provision::setup::{self, SetupOptions};
 #[command(
     name = "provision",
     version,
-    about = "Set up, run and benchmark the Executor Worker locally"
+    about = "Set up, run, benchmark and deploy the Executor Worker",
+    long_about = "Set up, run, benchmark and deploy the Executor Worker.\n\nWithout a command, runs `up`."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create or update the deployment in a Cloudflare account, private behind Access
+    Up(UpArgs),
+    /// Show what `up` would create or change, making no change (GET requests only)
+    Plan(UpArgs),
+    /// Take the deployment down (custom domain, Worker, Access); data only with --delete-data
+    Destroy(DestroyArgs),
+    /// Check that anonymous requests to the hostname are turned away by Access
+    Verify(VerifyArgs),
+    /// Check that MCP `initialize` works through Access with the service token
+    VerifyMcp(McpArgs),
+    /// Print the agent's connection details and an `mcp.json` snippet
+    Token(TokenArgs),
+    /// Bridge stdio MCP clients to the Worker's /mcp, adding the service-token headers
+    Bridge(BridgeArgs),
+    /// Generate the read-only Cloudflare OpenAPI integration from the full document
+    OpenapiSlice(SliceArgs),
+    /// Serve the local `self_edit` MCP tool on stdio (edit this repository, redeploy)
+    SelfEditMcp(SelfEditArgs),
     /// Install what building and running the Worker needs (idempotent)
     Setup {
         /// Also install Debian `chromium` for the browser tests
@@ -67,14 +90,32 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Up(UpArgs::default_from_cli()),
+    };
+    match run(command) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             if let Some(hint) = hint_of(&err) {
-                eprintln!("hint: {hint}");
+                eprintln!("\nhint: {hint}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(exit_code_of(&err))
+        }
+    }
+}
+
+trait DefaultFromCli {
+    fn default_from_cli() -> Self;
+}
+
+impl DefaultFromCli for UpArgs {
+    /// The arguments of a bare `provision up`, with clap's defaults.
+    fn default_from_cli() -> Self {
+        match Cli::parse_from(["provision", "up"]).command {
+            Some(Command::Up(args)) => args,
+            _ => UpArgs::default(),
         }
     }
 }
@@ -86,9 +127,72 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Up(args) => {
+            runtime()?.block_on(provision::deploy::up(&args.options(), false))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Plan(args) => {
+            runtime()?.block_on(provision::deploy::up(&args.options(), true))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Destroy(args) => {
+            runtime()?.block_on(provision::destroy::destroy(&args.options()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Verify(args) => {
+            runtime()?.block_on(provision::verify::verify(&args.options()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::VerifyMcp(args) => {
+            runtime()?.block_on(provision::verify::verify_mcp(&args.options()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Token(args) => {
+            provision::verify::token(&provision::verify::TokenOptions {
+                mcp: args.mcp.options(),
+                show_secret: args.show_secret,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::SelfEditMcp(args) => {
+            let root = match args.root {
+                Some(root) => root,
+                None => provision::project_root()?,
+            };
+            provision::selfedit::serve(&provision::selfedit::SelfEditOptions {
+                root,
+                deploy_command: args.deploy_command,
+            })?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::OpenapiSlice(args) => {
+            provision::slice::run(&args.from, &args.out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Bridge(args) => {
+            runtime()?.block_on(provision::bridge::bridge(
+                &provision::bridge::BridgeOptions {
+                    mcp: args.mcp.options(),
+                    url: args.url.clone(),
+                },
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let root = provision::project_root()?;
-    match cli.command {
+    match command {
+        Command::Up(_)
+        | Command::Plan(_)
+        | Command::Destroy(_)
+        | Command::Verify(_)
+        | Command::VerifyMcp(_)
+        | Command::Token(_)
+        | Command::Bridge(_)
+        | Command::OpenapiSlice(_)
+        | Command::SelfEditMcp(_) => Ok(ExitCode::SUCCESS),
         Command::Setup { with_browser } => {
             setup::run(
                 &root,

@@ -121,6 +121,15 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
                 }),
             ))
         }
+        // Development only (refused unless dev auth is on): the storage adapter contract against
+        // the real D1 and R2 bindings, driven by the e2e suite.
+        ("GET", ["dev", "storage-contract"])
+            if app.services.config.auth == crate::config::AuthMode::Dev =>
+        {
+            let checks = crate::store::contract::run(app.services.sql, app.services.blobs).await;
+            let ok = checks.iter().all(|c| c.ok);
+            Ok(Response::json(200, &json!({ "ok": ok, "checks": checks })))
+        }
         ("GET", ["executions", id]) | ("POST", ["executions", id, "resume"]) => {
             authenticate(app, request).await?;
             // Nothing pauses yet, so no execution id is ever resumable.

@@ -8,6 +8,7 @@
 //! JavaScript number boundary (±2^53).
 
 pub mod blobs;
+pub mod contract;
 pub mod schema;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod sqlite;

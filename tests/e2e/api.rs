@@ -56,6 +56,11 @@ async fn account_routes_and_error_conventions_under_dev_auth() {
     assert_eq!(list.status, 200, "{}", worker.logs());
     assert_eq!(list.json()[0]["slug"], "executor");
 
+    // The storage adapters meet the same contract on real D1 and R2 as the host fakes do.
+    let contract = get(&format!("{base}/api/dev/storage-contract"), &[]).await;
+    assert_eq!(contract.status, 200, "{}", worker.logs());
+    assert_eq!(contract.json()["ok"], true, "{}", contract.json());
+
     // The console is served by the assets layer, with the SPA fallback.
     let page = get(&format!("{base}/approvals/anything"), &[]).await;
     assert_eq!(page.status, 200);

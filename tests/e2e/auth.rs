@@ -146,6 +146,17 @@ async fn access_jwt_matrix() {
         .unwrap_or_default()
         .contains("/.well-known/oauth-protected-resource"));
 
+    // Development-only routes do not exist behind Access.
+    let dev_only = get(
+        &format!("{}/api/dev/storage-contract", worker.base_url()),
+        &[(
+            "cf-access-jwt-assertion",
+            &keys.sign(header.clone(), claims(json!({}))),
+        )],
+    )
+    .await;
+    assert_eq!(dev_only.status, 404);
+
     // With a valid token the protected API and MCP work, and sessions are bound to the caller.
     let token = keys.sign(header.clone(), claims(json!({})));
     let listed = get(
