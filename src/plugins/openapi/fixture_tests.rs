@@ -438,3 +438,33 @@ fn derivation_is_deterministic() {
     assert_eq!(i, first.len());
     assert_eq!(defs_blob(&doc), github().defs);
 }
+
+/// The curated read-only Cloudflare slice that `provision openapi-slice` generates adds as an
+/// integration: it parses, derives tools, and none of them writes or needs approval.
+#[test]
+fn cloudflare_readonly_slice_adds_cleanly() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("integrations/cloudflare-readonly.openapi.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc = parse(text).unwrap();
+    let tools = derive_all_tools(&doc);
+    assert!(tools.len() >= 10, "{} tools", tools.len());
+    for tool in &tools {
+        assert_eq!(
+            tool.binding.method,
+            naming::HttpMethod::Get,
+            "{}",
+            tool.name
+        );
+        assert_ne!(
+            tool.annotations.requires_approval,
+            Some(true),
+            "{}",
+            tool.name
+        );
+    }
+    assert!(
+        !derive_auth_templates(&doc).is_empty(),
+        "the slice declares how to authenticate"
+    );
+}
