@@ -1,10 +1,14 @@
 //! What a request handler can reach: configuration, storage, the clock, identity and the MCP
 //! session router — all as traits, so the same handlers run in the Worker and in host tests.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use async_trait::async_trait;
 
 use crate::auth::{AuthError, Principal};
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, Secret};
+use crate::crypto::{CryptoError, SecretBox};
 use crate::http::{Request, Response};
 use crate::store::{Blobs, Sql};
 use crate::time::Clock;
@@ -16,6 +20,40 @@ pub struct Services<'a> {
     pub sql: &'a dyn Sql,
     pub blobs: &'a dyn Blobs,
     pub clock: &'a dyn Clock,
+    /// The `encrypted` provider's key, derived on first use (scrypt costs ~140 ms in wasm, so
+    /// only routes that seal or open secrets pay for it).
+    pub keyring: &'a dyn Keyring,
+}
+
+/// Hands out the [`SecretBox`] derived from `EXECUTOR_SECRET_KEY`, deriving it lazily.
+pub trait Keyring {
+    fn secret_box(&self) -> Result<Rc<SecretBox>, CryptoError>;
+}
+
+/// A [`Keyring`] that derives on first use and keeps the key for its own lifetime. The Worker
+/// keeps one per isolate instead (`src/edge`); this one serves host tests and native tools.
+pub struct LazyKeyring {
+    key: Secret,
+    derived: OnceCell<Rc<SecretBox>>,
+}
+
+impl LazyKeyring {
+    pub fn new(key: Secret) -> LazyKeyring {
+        LazyKeyring {
+            key,
+            derived: OnceCell::new(),
+        }
+    }
+}
+
+impl Keyring for LazyKeyring {
+    fn secret_box(&self) -> Result<Rc<SecretBox>, CryptoError> {
+        if let Some(derived) = self.derived.get() {
+            return Ok(derived.clone());
+        }
+        let derived = Rc::new(SecretBox::derive(&self.key)?);
+        Ok(self.derived.get_or_init(|| derived).clone())
+    }
 }
 
 /// Resolves the caller of a request.

@@ -25,10 +25,13 @@ pub mod integrations;
 pub mod logging;
 pub mod mcp;
 pub mod net;
+pub mod owner;
 pub mod plugins;
+pub mod providers;
 pub mod sandbox;
 pub mod store;
 pub mod time;
+pub mod tools;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -14,9 +14,10 @@ use std::rc::Rc;
 use async_trait::async_trait;
 use worker::{event, Context, Env, Fetch, Headers, Method, RequestInit};
 
-use crate::app::{AccessIdentity, App, Services, SessionRouteError, SessionRouter};
+use crate::app::{AccessIdentity, App, Keyring, Services, SessionRouteError, SessionRouter};
 use crate::auth::{Jwk, Jwks, JwksCache, KeySource};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Secret};
+use crate::crypto::{CryptoError, SecretBox};
 use crate::http::{self, router};
 use crate::logging::{self, Level};
 use crate::store::{schema, MemoryBlobs};
@@ -44,6 +45,32 @@ thread_local! {
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
     static SCHEMA_CHECKED: Cell<bool> = const { Cell::new(false) };
     static JWKS: Rc<JwksCache> = Rc::new(JwksCache::new());
+    /// The `encrypted` provider's key and the secret it was derived from (so a changed
+    /// `EXECUTOR_SECRET_KEY` is noticed).
+    static SECRET_BOX: RefCell<Option<(Secret, Rc<SecretBox>)>> = const { RefCell::new(None) };
+}
+
+/// The per-isolate [`Keyring`]: derives the key on first use only (scrypt costs ~140 ms in
+/// wasm), then reuses it for every request of this isolate.
+pub(crate) struct IsolateKeyring<'a> {
+    pub key: &'a Secret,
+}
+
+impl Keyring for IsolateKeyring<'_> {
+    fn secret_box(&self) -> Result<Rc<SecretBox>, CryptoError> {
+        let cached = SECRET_BOX.with(|cell| {
+            cell.borrow()
+                .as_ref()
+                .filter(|(key, _)| key == self.key)
+                .map(|(_, derived)| derived.clone())
+        });
+        if let Some(derived) = cached {
+            return Ok(derived);
+        }
+        let derived = Rc::new(SecretBox::derive(self.key)?);
+        SECRET_BOX.with(|cell| cell.replace(Some((self.key.clone(), derived.clone()))));
+        Ok(derived)
+    }
 }
 
 /// Reads and validates configuration once per isolate (a failure is re-read on the next request,
@@ -242,12 +269,16 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
         clock: &clock,
     };
     let sessions = DurableSessions { env: &env };
+    let keyring = IsolateKeyring {
+        key: &config.secret_key,
+    };
     let app = App {
         services: Services {
             config: &config,
             sql: &sql,
             blobs,
             clock: &clock,
+            keyring: &keyring,
         },
         identity: &identity,
         sessions: &sessions,

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use worker::{durable_object, DurableObject, Env, State};
 
-use super::{bindings, config, read_request, storage, write_response, WorkerClock};
+use super::{bindings, config, read_request, storage, write_response, IsolateKeyring, WorkerClock};
 use crate::app::Services;
 use crate::http::router;
 use crate::mcp::session::{SessionMeta, SessionObject};
@@ -53,6 +53,9 @@ impl DurableObject for McpSessionDO {
             None => &memory_blobs,
         };
         let kv = storage::DoStorage(self.state.storage());
+        let keyring = IsolateKeyring {
+            key: &config.secret_key,
+        };
         let object = SessionObject {
             storage: &kv,
             services: Services {
@@ -60,6 +63,7 @@ impl DurableObject for McpSessionDO {
                 sql: &sql,
                 blobs,
                 clock: &clock,
+                keyring: &keyring,
             },
             cached_meta: &self.meta,
         };

@@ -2,8 +2,11 @@
 //! errors into HTTP responses ([`error`]). Nothing here knows about Workers types; the edge
 //! converts `worker::Request` into [`Request`] and [`Response`] back.
 
+mod connections;
 pub mod error;
 pub mod router;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod testing;
 
 use serde::Serialize;
 

@@ -53,7 +53,7 @@ fn segments(path: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-async fn authenticate(app: &App<'_>, request: &Request) -> Result<Principal, ApiError> {
+pub(crate) async fn authenticate(app: &App<'_>, request: &Request) -> Result<Principal, ApiError> {
     app.identity.identify(request).await.map_err(|e| {
         logging::info(&format!(
             "api: unauthenticated request to {}: {e}",
@@ -76,6 +76,9 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::RouteNotFound);
     };
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if let Some(answer) = super::connections::route(app, request, &segs).await {
+        return answer;
+    }
     let method = request.method.as_str();
     match (method, segs.as_slice()) {
         // Account: only `me` checks identity (it is the console's auth gate).

@@ -56,6 +56,38 @@ async fn account_routes_and_error_conventions_under_dev_auth() {
     assert_eq!(list.status, 200, "{}", worker.logs());
     assert_eq!(list.json()[0]["slug"], "executor");
 
+    // Connections and providers answer through the real D1 binding.
+    assert_eq!(
+        get(&format!("{base}/api/connections"), &[]).await.json(),
+        json!([])
+    );
+    assert_eq!(
+        get(&format!("{base}/api/providers"), &[]).await.json(),
+        json!(["encrypted"])
+    );
+    assert_eq!(
+        get(&format!("{base}/api/providers/encrypted/items"), &[])
+            .await
+            .json(),
+        json!([])
+    );
+    let orphan = post_json(
+        &format!("{base}/api/connections"),
+        &json!({"owner":"org","name":"main","integration":"nope","template":"apikey-0","value":"x"}),
+    )
+    .await;
+    assert_eq!(orphan.status, 404, "{}", orphan.text());
+    assert_eq!(
+        orphan.json(),
+        json!({"_tag":"IntegrationNotFoundError","slug":"nope"})
+    );
+    let two_origins = post_json(
+        &format!("{base}/api/connections"),
+        &json!({"owner":"org","name":"main","integration":"nope","template":"t","value":"x","values":{"a":"b"}}),
+    )
+    .await;
+    assert_eq!(two_origins.status, 400);
+
     // The storage adapters meet the same contract on real D1 and R2 as the host fakes do.
     let contract = get(&format!("{base}/api/dev/storage-contract"), &[]).await;
     assert_eq!(contract.status, 200, "{}", worker.logs());

@@ -1,0 +1,536 @@
+//! The connections service (executor-behaviour.md §3.6): list, get, create/upsert, patch, delete,
+//! refresh, and credential resolution for tool calls. All SQL of the `connection` table lives
+//! here; every query carries the owner predicate (§4.2).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::name;
+use super::wire::{Connection, CreateRequest, Origin, PatchRequest, ToolSummary};
+use crate::app::Services;
+use crate::auth::Principal;
+use crate::crypto::{CryptoError, SecretValue};
+use crate::owner::{Owner, Partition};
+use crate::providers::{self, encrypted, ProviderError};
+use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+
+/// The built-in integration has static tools only; it cannot hold connections.
+const BUILT_IN_INTEGRATION: &str = "executor";
+
+/// Why a connections operation failed. Messages never include credential values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionError {
+    /// The request does not fit the route's schema (400).
+    Schema(String),
+    IntegrationNotFound {
+        slug: String,
+    },
+    ConnectionNotFound {
+        owner: Owner,
+        integration: String,
+        name: String,
+    },
+    InvalidInput(String),
+    ProviderNotRegistered {
+        provider: String,
+    },
+    /// Storage or cipher failure; logged under a trace id, never shown.
+    Internal(String),
+}
+
+impl From<StoreError> for ConnectionError {
+    fn from(e: StoreError) -> Self {
+        ConnectionError::Internal(e.to_string())
+    }
+}
+
+impl From<CryptoError> for ConnectionError {
+    fn from(e: CryptoError) -> Self {
+        ConnectionError::Internal(format!("encrypted provider: {e}"))
+    }
+}
+
+impl From<ProviderError> for ConnectionError {
+    fn from(e: ProviderError) -> Self {
+        ConnectionError::Internal(format!("encrypted provider: {e}"))
+    }
+}
+
+impl From<super::wire::SchemaError> for ConnectionError {
+    fn from(e: super::wire::SchemaError) -> Self {
+        ConnectionError::Schema(e.0)
+    }
+}
+
+/// A connection's address from a path: `(owner, integration, name)`, name used verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionKey {
+    pub owner: Owner,
+    pub integration: String,
+    pub name: String,
+}
+
+impl ConnectionKey {
+    fn not_found(&self) -> ConnectionError {
+        ConnectionError::ConnectionNotFound {
+            owner: self.owner,
+            integration: self.integration.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The partition the key names for this caller; a caller without a subject owns no user rows.
+    fn partition(&self, principal: &Principal) -> Result<Partition, ConnectionError> {
+        Partition::of(principal, self.owner).map_err(|_| self.not_found())
+    }
+}
+
+#[derive(Deserialize)]
+struct ConnectionRow {
+    owner: Owner,
+    name: String,
+    integration: String,
+    template: String,
+    provider: String,
+    item_ids: String,
+    identity_label: Option<String>,
+    description: Option<String>,
+    expires_at: Option<i64>,
+    oauth_client: Option<String>,
+    oauth_client_owner: Option<Owner>,
+    oauth_scope: Option<String>,
+}
+
+impl ConnectionRow {
+    fn into_wire(self) -> Connection {
+        Connection {
+            address: format!(
+                "tools.{}.{}.{}",
+                self.integration,
+                self.owner.as_str(),
+                self.name
+            ),
+            owner: self.owner,
+            name: self.name,
+            integration: self.integration,
+            template: self.template,
+            provider: self.provider,
+            identity_label: self.identity_label,
+            description: self.description,
+            expires_at: self.expires_at,
+            oauth_client: self.oauth_client,
+            oauth_client_owner: self.oauth_client_owner,
+            oauth_scope: self.oauth_scope,
+        }
+    }
+}
+
+const LIST_SQL: &str = "SELECT owner, name, integration, template, provider, item_ids, \
+     identity_label, description, expires_at, oauth_client, oauth_client_owner, oauth_scope \
+     FROM connection \
+     WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2)) \
+       AND (?3 IS NULL OR integration = ?3) AND (?4 IS NULL OR owner = ?4) \
+     ORDER BY created_at, owner, integration, name";
+
+/// `GET /connections`: the tenant's org connections and the caller's own user connections.
+pub async fn list(
+    sql: &dyn Sql,
+    principal: &Principal,
+    integration: Option<&str>,
+    owner: Option<Owner>,
+) -> Result<Vec<Connection>, ConnectionError> {
+    let rows: Vec<ConnectionRow> = decode_rows(
+        sql.query(Statement::new(
+            LIST_SQL,
+            vec![
+                principal.tenant().into(),
+                principal.subject().into(),
+                integration.into(),
+                owner.map(Owner::as_str).into(),
+            ],
+        ))
+        .await?,
+    )?;
+    Ok(rows.into_iter().map(ConnectionRow::into_wire).collect())
+}
+
+const GET_SQL: &str = "SELECT owner, name, integration, template, provider, item_ids, \
+     identity_label, description, expires_at, oauth_client, oauth_client_owner, oauth_scope \
+     FROM connection \
+     WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 AND integration = ?4 AND name = ?5";
+
+fn key_params(p: &Partition, integration: &str, name: &str) -> Vec<SqlValue> {
+    vec![
+        p.tenant.as_str().into(),
+        p.owner.as_str().into(),
+        p.subject.as_str().into(),
+        integration.into(),
+        name.into(),
+    ]
+}
+
+async fn find(
+    sql: &dyn Sql,
+    partition: &Partition,
+    integration: &str,
+    name: &str,
+) -> Result<Option<ConnectionRow>, ConnectionError> {
+    let rows: Vec<ConnectionRow> = decode_rows(
+        sql.query(Statement::new(
+            GET_SQL,
+            key_params(partition, integration, name),
+        ))
+        .await?,
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+/// `GET /connections/:owner/:integration/:name`.
+pub async fn get(
+    sql: &dyn Sql,
+    principal: &Principal,
+    key: &ConnectionKey,
+) -> Result<Connection, ConnectionError> {
+    let partition = key.partition(principal)?;
+    find(sql, &partition, &key.integration, &key.name)
+        .await?
+        .map(ConnectionRow::into_wire)
+        .ok_or_else(|| key.not_found())
+}
+
+const INTEGRATION_SQL: &str = "SELECT config FROM integration WHERE tenant = ?1 AND slug = ?2";
+
+/// The stored config of a connectable integration (`None` inside: no config); the built-in
+/// `executor` integration and unknown slugs are [`ConnectionError::IntegrationNotFound`].
+async fn connectable_integration(
+    sql: &dyn Sql,
+    tenant: &str,
+    slug: &str,
+) -> Result<Option<String>, ConnectionError> {
+    let not_found = || ConnectionError::IntegrationNotFound { slug: slug.into() };
+    if slug == BUILT_IN_INTEGRATION {
+        return Err(not_found());
+    }
+    let rows = sql
+        .query(Statement::new(
+            INTEGRATION_SQL,
+            vec![tenant.into(), slug.into()],
+        ))
+        .await?;
+    let row = rows.into_iter().next().ok_or_else(not_found)?;
+    Ok(row
+        .get("config")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string))
+}
+
+/// Whether the integration's stored `authenticationTemplate` marks `template` as `kind: none`
+/// (a connection that needs no credential inputs).
+fn is_none_template(config: Option<&str>, template: &str) -> bool {
+    let Some(config) = config.and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    else {
+        return false;
+    };
+    config
+        .get("authenticationTemplate")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|templates| {
+            templates.iter().any(|t| {
+                t.get("slug").and_then(serde_json::Value::as_str) == Some(template)
+                    && t.get("kind").and_then(serde_json::Value::as_str) == Some("none")
+            })
+        })
+}
+
+const UPSERT_SQL: &str = "INSERT INTO connection \
+     (row_id, tenant, owner, subject, integration, name, template, provider, item_ids, \
+      identity_label, description, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
+     ON CONFLICT (tenant, owner, subject, integration, name) DO UPDATE SET \
+       template = excluded.template, provider = excluded.provider, \
+       item_ids = excluded.item_ids, identity_label = excluded.identity_label, \
+       description = CASE WHEN ?13 THEN excluded.description ELSE connection.description END, \
+       updated_at = excluded.updated_at";
+
+/// `POST /connections`: creates, or replaces the connection with the same `(owner, integration,
+/// normalised name)`. Pasted values are sealed into the connection owner's partition of the
+/// `encrypted` provider in the same atomic batch as the connection row.
+pub async fn create(
+    services: Services<'_>,
+    principal: &Principal,
+    request: CreateRequest,
+) -> Result<Connection, ConnectionError> {
+    let partition = Partition::of(principal, request.owner).map_err(|_| {
+        ConnectionError::InvalidInput(
+            "A user-owned connection needs an authenticated subject.".into(),
+        )
+    })?;
+    let config =
+        connectable_integration(services.sql, principal.tenant(), &request.integration).await?;
+    let name = name::normalize(&request.name);
+    let owner = request.owner.as_str();
+    let mut meta = Meta {
+        integration: request.integration,
+        name,
+        template: request.template,
+        provider: providers::DEFAULT_WRITABLE.into(),
+        identity_label: request.identity_label.given().flatten().map(str::to_string),
+        description: request.description.given().map(|d| d.map(str::to_string)),
+    };
+
+    let pasted: BTreeMap<String, SecretValue> = match request.origin {
+        Origin::Value(value) => BTreeMap::from([(name::DEFAULT_VARIABLE.to_string(), value)]),
+        Origin::Values(values) => values,
+        Origin::From { provider, id } => {
+            if !providers::is_registered(&provider) {
+                return Err(ConnectionError::ProviderNotRegistered { provider });
+            }
+            meta.provider = provider;
+            let item_ids = BTreeMap::from([(name::DEFAULT_VARIABLE.to_string(), id)]);
+            return write(services, principal, &partition, &meta, item_ids, Vec::new()).await;
+        }
+    };
+    if pasted.is_empty() && !is_none_template(config.as_deref(), &meta.template) {
+        return Err(ConnectionError::InvalidInput(
+            "A connection must supply at least one credential input.".into(),
+        ));
+    }
+
+    let now = services.clock.now_ms() as i64;
+    let mut item_ids = BTreeMap::new();
+    let mut statements = Vec::with_capacity(pasted.len() + 1);
+    for (variable, value) in &pasted {
+        let item_id = name::connection_item_id(owner, &meta.integration, &meta.name, variable);
+        statements.push(encrypted::seal_statement(
+            services.keyring,
+            &partition,
+            &item_id,
+            value,
+            now,
+        )?);
+        item_ids.insert(variable.clone(), item_id);
+    }
+    drop(pasted);
+    write(services, principal, &partition, &meta, item_ids, statements).await
+}
+
+/// The non-secret columns of a create/upsert.
+struct Meta {
+    integration: String,
+    name: String,
+    template: String,
+    provider: String,
+    identity_label: Option<String>,
+    /// `None`: keep the stored description on upsert.
+    description: Option<Option<String>>,
+}
+
+/// Writes the secret statements and the connection row in one batch, runs the tool-production
+/// hook and answers the stored connection.
+async fn write(
+    services: Services<'_>,
+    principal: &Principal,
+    partition: &Partition,
+    meta: &Meta,
+    item_ids: BTreeMap<String, String>,
+    mut statements: Vec<Statement>,
+) -> Result<Connection, ConnectionError> {
+    let now = services.clock.now_ms() as i64;
+    let item_ids = serde_json::to_string(&item_ids)
+        .map_err(|e| ConnectionError::Internal(format!("encode item ids: {e}")))?;
+    statements.push(Statement::new(
+        UPSERT_SQL,
+        vec![
+            crate::ids::uuid_v4().into(),
+            partition.tenant.as_str().into(),
+            partition.owner.as_str().into(),
+            partition.subject.as_str().into(),
+            meta.integration.as_str().into(),
+            meta.name.as_str().into(),
+            meta.template.as_str().into(),
+            meta.provider.as_str().into(),
+            item_ids.into(),
+            meta.identity_label.clone().into(),
+            meta.description.clone().flatten().into(),
+            SqlValue::Integer(now),
+            meta.description.is_some().into(),
+        ],
+    ));
+    services.sql.batch(statements).await?;
+
+    let key = ConnectionKey {
+        owner: partition.owner,
+        integration: meta.integration.clone(),
+        name: meta.name.clone(),
+    };
+    // Tool production runs after every write (§8.7); see the hook for what it does today.
+    produce_connection_tools(services.sql, partition, &key).await?;
+    get(services.sql, principal, &key).await
+}
+
+const PATCH_SQL: &str = "UPDATE connection SET \
+       description = CASE WHEN ?6 THEN ?7 ELSE description END, \
+       identity_label = CASE WHEN ?8 THEN ?9 ELSE identity_label END, \
+       updated_at = ?10 \
+     WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 AND integration = ?4 AND name = ?5";
+
+/// `PATCH /connections/:owner/:integration/:name`: `description` and `identityLabel` only
+/// (absent = unchanged, `null` = cleared).
+pub async fn update(
+    services: Services<'_>,
+    principal: &Principal,
+    key: &ConnectionKey,
+    patch: PatchRequest,
+) -> Result<Connection, ConnectionError> {
+    let partition = key.partition(principal)?;
+    let description = patch.description.given();
+    let identity_label = patch.identity_label.given();
+    if description.is_some() || identity_label.is_some() {
+        let mut params = key_params(&partition, &key.integration, &key.name);
+        params.extend([
+            description.is_some().into(),
+            description.flatten().into(),
+            identity_label.is_some().into(),
+            identity_label.flatten().into(),
+            SqlValue::Integer(services.clock.now_ms() as i64),
+        ]);
+        services
+            .sql
+            .execute(Statement::new(PATCH_SQL, params))
+            .await?;
+    }
+    get(services.sql, principal, key).await
+}
+
+const DELETE_TOOLS_SQL: &str =
+    "DELETE FROM tool WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 \
+     AND integration = ?4 AND connection = ?5";
+const DELETE_DEFINITIONS_SQL: &str = "DELETE FROM definition WHERE tenant = ?1 AND owner = ?2 \
+     AND subject = ?3 AND integration = ?4 AND connection = ?5";
+const DELETE_SQL: &str =
+    "DELETE FROM connection WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 \
+     AND integration = ?4 AND name = ?5";
+
+/// `DELETE /connections/:owner/:integration/:name`: the connection row and its `tool` and
+/// `definition` rows, atomically. Provider secrets stay (as upstream).
+pub async fn remove(
+    sql: &dyn Sql,
+    principal: &Principal,
+    key: &ConnectionKey,
+) -> Result<(), ConnectionError> {
+    let partition = key.partition(principal)?;
+    if find(sql, &partition, &key.integration, &key.name)
+        .await?
+        .is_none()
+    {
+        return Err(key.not_found());
+    }
+    let params = key_params(&partition, &key.integration, &key.name);
+    sql.batch(vec![
+        Statement::new(DELETE_TOOLS_SQL, params.clone()),
+        Statement::new(DELETE_DEFINITIONS_SQL, params.clone()),
+        Statement::new(DELETE_SQL, params),
+    ])
+    .await?;
+    Ok(())
+}
+
+/// `POST /connections/:owner/:integration/:name/refresh`: re-runs tool production and answers the
+/// connection's tools.
+pub async fn refresh(
+    sql: &dyn Sql,
+    principal: &Principal,
+    key: &ConnectionKey,
+) -> Result<Vec<ToolSummary>, ConnectionError> {
+    let partition = key.partition(principal)?;
+    if find(sql, &partition, &key.integration, &key.name)
+        .await?
+        .is_none()
+    {
+        return Err(key.not_found());
+    }
+    connectable_integration(sql, principal.tenant(), &key.integration).await?;
+    produce_connection_tools(sql, &partition, key).await
+}
+
+const TOOLS_SQL: &str = "SELECT name, plugin_id, description FROM tool \
+     WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 AND integration = ?4 AND connection = ?5 \
+     ORDER BY created_at, name";
+
+#[derive(Deserialize)]
+struct ToolRow {
+    name: String,
+    plugin_id: String,
+    description: String,
+}
+
+/// **Tool-production hook** (executor-behaviour.md §8.7). Upstream re-derives a connection's
+/// tools here (`produceConnectionTools`: replace its `tool`/`definition` rows wholesale, stamp
+/// `tools_synced_at`). This build has no per-connection tool production yet, so the hook only
+/// answers the connection's current rows from the `tool` table; create and refresh already call
+/// it, so wiring production in later needs no route changes.
+pub async fn produce_connection_tools(
+    sql: &dyn Sql,
+    partition: &Partition,
+    key: &ConnectionKey,
+) -> Result<Vec<ToolSummary>, ConnectionError> {
+    let rows: Vec<ToolRow> = decode_rows(
+        sql.query(Statement::new(
+            TOOLS_SQL,
+            key_params(partition, &key.integration, &key.name),
+        ))
+        .await?,
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ToolSummary {
+            address: format!(
+                "tools.{}.{}.{}.{}",
+                key.integration,
+                key.owner.as_str(),
+                key.name,
+                row.name
+            ),
+            owner: key.owner,
+            integration: key.integration.clone(),
+            connection: key.name.clone(),
+            name: row.name,
+            plugin_id: row.plugin_id,
+            description: row.description,
+        })
+        .collect())
+}
+
+/// A connection's credential inputs for a tool call: variable → value (`None` when the provider
+/// has no such item). The only path by which a value leaves storage; callers place it into the
+/// outbound request and drop it.
+pub async fn resolve_credentials(
+    services: Services<'_>,
+    principal: &Principal,
+    key: &ConnectionKey,
+) -> Result<BTreeMap<String, Option<SecretValue>>, ConnectionError> {
+    let partition = key.partition(principal)?;
+    let row = find(services.sql, &partition, &key.integration, &key.name)
+        .await?
+        .ok_or_else(|| key.not_found())?;
+    let item_ids: BTreeMap<String, String> = serde_json::from_str(&row.item_ids)
+        .map_err(|e| ConnectionError::Internal(format!("connection item_ids: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (variable, item_id) in item_ids {
+        let value = if row.provider == encrypted::PROVIDER_KEY {
+            encrypted::resolve(
+                services.sql,
+                services.keyring,
+                principal.tenant(),
+                principal.subject(),
+                &item_id,
+            )
+            .await?
+        } else {
+            None
+        };
+        out.insert(variable, value);
+    }
+    Ok(out)
+}
