@@ -30,6 +30,8 @@ pub mod plugins;
 pub mod providers;
 pub mod sandbox;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 pub mod tools;
 

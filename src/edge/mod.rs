@@ -236,34 +236,65 @@ fn start() {
     logging::install(console_sink);
 }
 
+/// What every entry point (the Worker and the session object) sets up before routing.
+pub(crate) struct Platform {
+    pub request: http::Request,
+    pub config: Rc<Config>,
+    pub sql: storage::D1Sql,
+    pub blobs: Box<dyn crate::store::Blobs>,
+}
+
+impl Platform {
+    /// Reads the request and the bindings. A configuration problem is answered right away, in
+    /// the shape of the surface that was asked.
+    pub(crate) async fn load(
+        req: worker::Request,
+        env: &Env,
+    ) -> worker::Result<Result<Platform, worker::Response>> {
+        let request = read_request(req).await?;
+        let config = match config(env) {
+            Ok(c) => c,
+            Err(e) => {
+                let answer =
+                    router::startup_failure(&request, &e.to_string(), WorkerClock.now_ms());
+                return Ok(Err(write_response(answer)?));
+            }
+        };
+        let sql = storage::D1Sql(env.d1(bindings::D1_BINDING)?);
+        // Without an R2 binding blobs live only for the request (nothing stores blobs yet).
+        let blobs: Box<dyn crate::store::Blobs> = match env.bucket(bindings::R2_BINDING) {
+            Ok(bucket) => Box::new(storage::R2Blobs(bucket)),
+            Err(_) => Box::new(MemoryBlobs::default()),
+        };
+        Ok(Ok(Platform {
+            request,
+            config,
+            sql,
+            blobs,
+        }))
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
     let clock = WorkerClock;
-    let request = read_request(req).await?;
-    let config = match config(&env) {
-        Ok(c) => c,
-        Err(e) => {
-            return write_response(router::startup_failure(
-                &request,
-                &e.to_string(),
-                clock.now_ms(),
-            ))
-        }
+    let Platform {
+        request,
+        config,
+        sql,
+        blobs,
+    } = match Platform::load(req, &env).await? {
+        Ok(p) => p,
+        Err(answer) => return Ok(answer),
     };
-    let sql = storage::D1Sql(env.d1(bindings::D1_BINDING)?);
     if let Err(problem) = ensure_schema(&sql).await {
         return write_response(router::startup_failure(&request, &problem, clock.now_ms()));
     }
-    let r2 = env.bucket(bindings::R2_BINDING).ok().map(storage::R2Blobs);
-    let memory_blobs = MemoryBlobs::default();
-    let blobs: &dyn crate::store::Blobs = match &r2 {
-        Some(b) => b,
-        None => &memory_blobs,
-    };
+    let config = &config;
     let jwks = JWKS.with(Rc::clone);
     let keys = EdgeKeys;
     let identity = AccessIdentity {
-        config: &config,
+        config,
         cache: &jwks,
         keys: &keys,
         clock: &clock,
@@ -274,9 +305,9 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     };
     let app = App {
         services: Services {
-            config: &config,
+            config,
             sql: &sql,
-            blobs,
+            blobs: blobs.as_ref(),
             clock: &clock,
             keyring: &keyring,
         },

@@ -5,12 +5,9 @@ use std::cell::RefCell;
 
 use worker::{durable_object, DurableObject, Env, State};
 
-use super::{bindings, config, read_request, storage, write_response, IsolateKeyring, WorkerClock};
+use super::{storage, write_response, IsolateKeyring, Platform, WorkerClock};
 use crate::app::Services;
-use crate::http::router;
 use crate::mcp::session::{SessionMeta, SessionObject};
-use crate::store::MemoryBlobs;
-use crate::time::Clock;
 
 #[durable_object]
 pub struct McpSessionDO {
@@ -29,28 +26,14 @@ impl DurableObject for McpSessionDO {
     }
 
     async fn fetch(&self, req: worker::Request) -> worker::Result<worker::Response> {
-        let clock = WorkerClock;
-        let request = read_request(req).await?;
-        let config = match config(&self.env) {
-            Ok(c) => c,
-            Err(e) => {
-                return write_response(router::startup_failure(
-                    &request,
-                    &e.to_string(),
-                    clock.now_ms(),
-                ))
-            }
-        };
-        let sql = storage::D1Sql(self.env.d1(bindings::D1_BINDING)?);
-        let r2 = self
-            .env
-            .bucket(bindings::R2_BINDING)
-            .ok()
-            .map(storage::R2Blobs);
-        let memory_blobs = MemoryBlobs::default();
-        let blobs: &dyn crate::store::Blobs = match &r2 {
-            Some(b) => b,
-            None => &memory_blobs,
+        let Platform {
+            request,
+            config,
+            sql,
+            blobs,
+        } = match Platform::load(req, &self.env).await? {
+            Ok(p) => p,
+            Err(answer) => return Ok(answer),
         };
         let kv = storage::DoStorage(self.state.storage());
         let keyring = IsolateKeyring {
@@ -61,8 +44,8 @@ impl DurableObject for McpSessionDO {
             services: Services {
                 config: &config,
                 sql: &sql,
-                blobs,
-                clock: &clock,
+                blobs: blobs.as_ref(),
+                clock: &WorkerClock,
                 keyring: &keyring,
             },
             cached_meta: &self.meta,

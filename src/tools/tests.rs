@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -12,29 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::plugins::openapi::{defs_blob, derive_all_tools, parse, DefsIndex, ToolDefinition};
-
-fn shared(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(relative)
-}
-
-fn read_shared(relative: &str) -> String {
-    std::fs::read_to_string(shared(relative)).unwrap()
-}
-
-fn gunzip(relative: &str) -> String {
-    let file = std::fs::File::open(shared(relative)).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn wire(name: &str) -> Value {
-    serde_json::from_str(&read_shared(&format!("reference/wire-examples/{name}"))).unwrap()
-}
+use crate::test_support::{gunzip_shared as gunzip, read_shared, wire};
 
 fn wire_result(name: &str) -> Value {
     wire(name)["response"]["body"]["result"]["structuredContent"]["result"].clone()

@@ -3,48 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
 use super::*;
-
-fn shared(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(relative)
-}
-
-fn read_shared(relative: &str) -> String {
-    let path = shared(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} (shared/ must sit beside the repository): {e}",
-            path.display()
-        )
-    })
-}
-
-fn gunzip(relative: &str) -> String {
-    let path = shared(relative);
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} (shared/ must sit beside the repository): {e}",
-            path.display()
-        )
-    });
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn wire(name: &str) -> Value {
-    serde_json::from_str(&read_shared(&format!("reference/wire-examples/{name}"))).unwrap()
-}
+use crate::test_support::{gunzip_shared as gunzip, read_shared, wire};
 
 fn petstore() -> OpenApiDocument {
     parse(read_shared("fixtures/openapi/petstore.openapi.json")).unwrap()
