@@ -1,4 +1,5 @@
-//! The QuickJS driver: one `Runtime` + `Context` per run, a hand-written event loop that runs
+//! The QuickJS driver: a fresh `Context` per run (on a `Runtime` reused between runs that ended
+//! cleanly, see [`keep_for_reuse`]), a hand-written event loop that runs
 //! QuickJS's job queue and polls the host's tool-call futures, and the native bridge functions
 //! the prelude wraps.
 
@@ -137,7 +138,7 @@ pub(super) async fn execute(
 ) -> RunResult {
     let bridge = Rc::new(Bridge::default());
     let deadline = clock.now_ms() + limits.timeout_ms as f64;
-    let outcome = run_in_fresh_runtime(code, limits, host, clock, deadline, &bridge).await;
+    let outcome = run_in_fresh_context(code, limits, host, clock, deadline, &bridge).await;
 
     let (result, error) = match outcome {
         Ok(value) => (value, None),
@@ -158,7 +159,7 @@ pub(super) async fn execute(
     }
 }
 
-async fn run_in_fresh_runtime(
+async fn run_in_fresh_context(
     code: &str,
     limits: &Limits,
     host: &dyn ToolHost,
@@ -166,8 +167,16 @@ async fn run_in_fresh_runtime(
     deadline: f64,
     bridge: &Rc<Bridge>,
 ) -> Outcome {
-    let runtime = Runtime::new()
-        .map_err(|e| Stop::Failed(format!("could not start the JavaScript engine: {e}")))?;
+    let spare = SPARE_RUNTIME.with(|slot| slot.borrow_mut().take());
+    let (runtime, baseline) = match spare {
+        Some(spare) => spare,
+        None => {
+            let runtime = Runtime::new()
+                .map_err(|e| Stop::Failed(format!("could not start the JavaScript engine: {e}")))?;
+            let baseline = runtime.memory_usage().malloc_size;
+            (runtime, baseline)
+        }
+    };
     runtime.set_memory_limit(limits.memory_bytes);
     runtime.set_max_stack_size(stack_cap(limits.max_stack_bytes));
 
@@ -211,7 +220,36 @@ async fn run_in_fresh_runtime(
     // Every `Persistent` handle lives inside `driver.run`, so none outlives the runtime.
     drop(context);
     runtime.set_interrupt_handler(None);
+    if outcome.is_ok() && !timed_out.get() {
+        keep_for_reuse(runtime, baseline);
+    }
     outcome
+}
+
+// One QuickJS runtime kept between runs on this thread: creating and freeing a runtime is a
+// noticeable share of a trivial run. Each run still gets a fresh `Context` (its own global
+// object and built-ins), and a run takes the runtime out of the slot, so concurrent runs (a
+// Worker interleaves requests while one waits on a tool call) never share one.
+thread_local! {
+    static SPARE_RUNTIME: RefCell<Option<(Runtime, i64)>> = const { RefCell::new(None) };
+}
+
+/// Heap growth over a fresh runtime's that still lets a runtime be reused.
+const REUSE_SLACK_BYTES: i64 = 256 * 1024;
+
+/// Keeps `runtime` for the next run if the finished run left nothing behind: its context must
+/// be collectable, no job may be queued and the heap must be back near `baseline` (the size of
+/// the runtime when it was new). Only runs that completed normally get here; after a timeout,
+/// memory exhaustion or any other failure the runtime is simply dropped.
+fn keep_for_reuse(runtime: Runtime, baseline: i64) {
+    runtime.run_gc();
+    if runtime.is_job_pending() {
+        return;
+    }
+    if runtime.memory_usage().malloc_size > baseline.saturating_add(REUSE_SLACK_BYTES) {
+        return;
+    }
+    SPARE_RUNTIME.with(|slot| *slot.borrow_mut() = Some((runtime, baseline)));
 }
 
 /// The QuickJS stack cap to apply. On wasm32 the shadow stack starts at address 0 and grows

@@ -1,4 +1,4 @@
-//! The JavaScript sandbox ("code mode"): runs an agent's script in a fresh QuickJS runtime with a
+//! The JavaScript sandbox ("code mode"): runs an agent's script in a fresh QuickJS context with a
 //! wall-clock deadline, a memory cap and a stack cap, and lets it call tools through the host.
 //!
 //! How the submitted text is read (fenced blocks, `export default`, single expressions and

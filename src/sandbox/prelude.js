@@ -3,7 +3,10 @@
 // closure (never through globalThis). It installs the sandbox globals and hands back the two
 // entry points the engine needs: `start` (run the compiled script) and `settle` (deliver a tool
 // call's outcome).
-(function (hostCall, hostLog, hostEmit) {
+// The leading `0,` keeps the function expression out of parentheses: QuickJS scans ahead to the
+// matching `)` of any parenthesised expression (looking for `=>`), which would lex the whole
+// prelude twice.
+0, function (hostCall, hostLog, hostEmit) {
   "use strict";
 
   // Keep our own references so that a script replacing JSON, Promise, Map, ... cannot interfere
@@ -157,4 +160,4 @@
   }
 
   return { start: start, settle: settle };
-})
+}

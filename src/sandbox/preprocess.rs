@@ -31,7 +31,7 @@ pub(crate) fn candidates(code: &str) -> Vec<Candidate> {
 
     let mut out = Vec::with_capacity(2);
     let expression = strip_statement_end(expression_text);
-    if !expression.is_empty() {
+    if !expression.is_empty() && !starts_with_statement_keyword(expression) {
         out.push(Candidate {
             // The closing parenthesis sits on its own line so a trailing `//` comment is harmless;
             // nothing precedes the expression on its line, so line numbers stay those of the input.
@@ -81,6 +81,25 @@ fn strip_export_default(text: &str) -> Option<&str> {
     Some(rest.trim_start())
 }
 
+/// Keywords that can never begin an expression (the engine compiles in strict mode, where `let`
+/// is reserved), so text starting with one is only ever a function body.
+pub(crate) const STATEMENT_KEYWORDS: &[&str] = &[
+    "return", "const", "let", "var", "if", "for", "while", "do", "try", "throw", "switch",
+];
+
+/// Whether `text` starts with a [`STATEMENT_KEYWORDS`] word. Skipping the expression reading
+/// then saves compiling a candidate that would only be a `SyntaxError` (and, for long scripts,
+/// QuickJS's look-ahead over every parenthesised stretch of it).
+fn starts_with_statement_keyword(text: &str) -> bool {
+    STATEMENT_KEYWORDS.iter().any(|keyword| {
+        text.strip_prefix(keyword).is_some_and(|rest| {
+            !rest.chars().next().is_some_and(|c| {
+                c.is_alphanumeric() || matches!(c, '_' | '$' | '\\') || !c.is_ascii()
+            })
+        })
+    })
+}
+
 /// Drops trailing semicolons and whitespace, so `1 + 1;` reads as an expression.
 fn strip_statement_end(text: &str) -> &str {
     text.trim_end_matches(|c: char| c == ';' || c.is_whitespace())
@@ -102,9 +121,33 @@ mod tests {
 
     #[test]
     fn fenced_block_content_is_used() {
-        let c = candidates("Here you go:\n```ts\nreturn 6 * 7\n```\nthanks");
-        assert_eq!(c[0].source, "(async () => (return 6 * 7\n))");
-        assert_eq!(c[1].source, "(async () => {return 6 * 7\n\n})");
+        let c = candidates("Here you go:\n```ts\n6 * 7\n```\nthanks");
+        assert_eq!(c[0].source, "(async () => (6 * 7\n))");
+        assert_eq!(c[1].source, "(async () => {6 * 7\n\n})");
+    }
+
+    #[test]
+    fn statement_keywords_give_only_a_body() {
+        for code in [
+            "return 6 * 7",
+            "const x = 1; return x",
+            "if(x) {}",
+            "let [a] = [1]",
+        ] {
+            let c = candidates(code);
+            assert_eq!(c.len(), 1, "{code}");
+            assert!(!c[0].is_expression);
+        }
+        for code in [
+            "returnValue",
+            "do_it()",
+            "letters.length",
+            "constant",
+            "if$",
+            "forß",
+        ] {
+            assert_eq!(candidates(code).len(), 2, "{code}");
+        }
     }
 
     #[test]

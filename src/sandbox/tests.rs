@@ -489,3 +489,210 @@ async fn deadline_uses_the_injected_clock() {
     // Far fewer readings than the frozen-clock backstop (2,000 polls) would need.
     assert!(clock.0.get() < 200.0, "{}", clock.0.get());
 }
+
+/// Per-phase timings of a trivial run (`cargo test --release -p executor --lib
+/// sandbox::tests::trivial_run_phases -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn trivial_run_phases() {
+    use rquickjs::{Context, Function, Runtime};
+    const N: u32 = 200;
+    let mut t: Vec<Vec<Duration>> = vec![Vec::new(); 9];
+    for _ in 0..N {
+        let a = Instant::now();
+        let rt = Runtime::new().unwrap();
+        rt.set_memory_limit(64 << 20);
+        rt.set_max_stack_size(1 << 20);
+        let b = Instant::now();
+        let ctx = Context::full(&rt).unwrap();
+        let c = Instant::now();
+        ctx.with(|ctx| {
+            let f: Function = ctx.eval(include_str!("prelude.js")).unwrap();
+            let _ = f;
+        });
+        let c2 = Instant::now();
+        ctx.with(|ctx| {
+            let f: Function = ctx.eval(include_str!("prelude.js")).unwrap();
+            let a = Function::new(ctx.clone(), |_p: String, _a: Option<String>| 1u32).unwrap();
+            let b = Function::new(ctx.clone(), |_l: String, _m: String| {}).unwrap();
+            let c = Function::new(ctx.clone(), |_j: String| true).unwrap();
+            let _api: rquickjs::Object = f.call((a, b, c)).unwrap();
+        });
+        let d = Instant::now();
+        ctx.with(|ctx| {
+            assert!(ctx
+                .eval::<Function, _>("(async () => (return 1 + 1\n))")
+                .is_err());
+            let _ = ctx.catch();
+        });
+        let e = Instant::now();
+        ctx.with(|ctx| {
+            let _f: Function = ctx.eval("(async () => {return 1 + 1\n})").unwrap();
+        });
+        let f = Instant::now();
+        drop(ctx);
+        let g0 = Instant::now();
+        rt.run_gc();
+        let g1 = Instant::now();
+        drop(rt);
+        let g = Instant::now();
+        for (i, (x, y)) in [
+            (a, b),
+            (b, c),
+            (c, c2),
+            (c2, d),
+            (d, e),
+            (e, f),
+            (f, g0),
+            (g0, g1),
+            (g1, g),
+        ]
+        .iter()
+        .enumerate()
+        {
+            t[i].push(*y - *x);
+        }
+    }
+    for (name, d) in [
+        "runtime",
+        "context_full",
+        "prelude_eval",
+        "prelude_eval+call",
+        "bad_candidate",
+        "body_compile",
+        "drop_context",
+        "gc_after",
+        "drop_runtime",
+    ]
+    .iter()
+    .zip(t)
+    {
+        let mut d = d;
+        d.sort();
+        eprintln!("{name:>18}: median {:?}, min {:?}", d[d.len() / 2], d[0]);
+    }
+    for code in ["return 1 + 1", "1 + 1"] {
+        let _ = run_code(code).await;
+        let mut d = Vec::new();
+        for _ in 0..N {
+            let begun = Instant::now();
+            assert_eq!(run_code(code).await.result, Some(json!(2)));
+            d.push(begun.elapsed());
+        }
+        d.sort();
+        eprintln!("run({code:?}): median {:?}, min {:?}", d[d.len() / 2], d[0]);
+    }
+}
+
+/// The preprocessor skips the expression reading for text starting with a statement keyword;
+/// that is only sound if that reading can never compile.
+#[test]
+fn statement_keywords_never_start_an_expression() {
+    use rquickjs::{context::EvalOptions, Context, Runtime, Value};
+    let runtime = Runtime::new().unwrap();
+    let context = Context::full(&runtime).unwrap();
+    context.with(|ctx| {
+        for keyword in super::preprocess::STATEMENT_KEYWORDS {
+            for rest in ["", " x", "(x)", "[x]", " {}", ".x", " = 1", "\n=> 1"] {
+                let mut options = EvalOptions::default();
+                options.global = true;
+                options.strict = true;
+                let source = format!("(async () => ({keyword}{rest}\n))");
+                let outcome = ctx.eval_with_options::<Value, _>(source.as_str(), options);
+                assert!(outcome.is_err(), "{source} compiled");
+                let thrown = ctx.catch();
+                let name: String = thrown.as_object().unwrap().get("name").unwrap();
+                assert_eq!(name, "SyntaxError", "{source}");
+            }
+        }
+    });
+}
+
+/// Runs reuse one QuickJS runtime (see `engine::keep_for_reuse`); each still starts from fresh
+/// globals and built-ins, and a failed or timed-out run leaves nothing behind.
+#[tokio::test]
+async fn runs_share_no_state() {
+    assert_eq!(
+        ok(
+            "globalThis.leak = 1; Array.prototype.leak = 2; JSON.stringify = () => 'x'; \
+            Object.freeze(Object.prototype); return 1"
+        )
+        .await,
+        Some(json!(1))
+    );
+    assert_eq!(
+        ok("return [typeof leak, [].leak, JSON.stringify([1]), Object.isFrozen(Object.prototype)]")
+            .await,
+        Some(json!(["undefined", null, "[1]", false]))
+    );
+    let limits = Limits {
+        timeout_ms: 50,
+        ..Limits::default()
+    };
+    let out = run(
+        "globalThis.late = 1; while (true) {}",
+        &limits,
+        &NoTools,
+        &SystemClock,
+    )
+    .await;
+    assert!(out.error.unwrap().contains("timed out"));
+    assert_eq!(ok("return typeof late").await, Some(json!("undefined")));
+    // The caps still hold on a reused runtime, including a smaller memory cap than the last run's.
+    assert_eq!(ok("return 1").await, Some(json!(1)));
+    let small = Limits {
+        memory_bytes: 8 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let out = run(
+        "const a = []; while (true) a.push({ n: a.length, s: 'item' + a.length });",
+        &small,
+        &NoTools,
+        &SystemClock,
+    )
+    .await;
+    let e = out.error.expect("an error");
+    assert!(e.contains("out of memory"), "{e}");
+    assert_eq!(ok("return 1").await, Some(json!(1)));
+    let e = err("function f(n) { return f(n + 1) + 1 } return f(0)").await;
+    assert!(e.contains("stack"), "{e}");
+    let e = err("function f(n) { return f(n + 1) + 1 } return f(0)").await;
+    assert!(e.contains("stack"), "{e}");
+    assert_eq!(
+        ok("return [1, 2, 3].map((x) => x * 2)").await,
+        Some(json!([2, 4, 6]))
+    );
+}
+
+/// What each QuickJS intrinsic adds to `Context` creation (timing only, `--ignored`).
+#[test]
+#[ignore]
+fn context_intrinsic_costs() {
+    use rquickjs::context::intrinsic::*;
+    use rquickjs::{Context, Runtime};
+    fn time<I: rquickjs::context::Intrinsic>(name: &str, rt: &Runtime) {
+        let mut d = Vec::new();
+        for _ in 0..300 {
+            let begun = Instant::now();
+            drop(Context::custom::<I>(rt).unwrap());
+            rt.run_gc();
+            d.push(begun.elapsed());
+        }
+        d.sort();
+        eprintln!("{name:>14}: median {:?}, min {:?}", d[d.len() / 2], d[0]);
+    }
+    let rt = Runtime::new().unwrap();
+    time::<All>("all", &rt);
+    time::<None>("base", &rt);
+    time::<(Date,)>("+date", &rt);
+    time::<(Eval,)>("+eval", &rt);
+    time::<(RegExpCompiler, RegExp)>("+regexp", &rt);
+    time::<(Json,)>("+json", &rt);
+    time::<(Proxy,)>("+proxy", &rt);
+    time::<(MapSet,)>("+mapset", &rt);
+    time::<(TypedArrays,)>("+typedarrays", &rt);
+    time::<(Promise,)>("+promise", &rt);
+    time::<(Performance,)>("+performance", &rt);
+    time::<(WeakRef,)>("+weakref", &rt);
+    time::<(DOMException,)>("+domexception", &rt);
+}
