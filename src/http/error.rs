@@ -44,6 +44,11 @@ impl ApiError {
         }
     }
 
+    /// `404 {"_tag":"IntegrationNotFoundError","slug":…}`.
+    pub fn integration_not_found(slug: &str) -> ApiError {
+        ApiError::tagged(404, "IntegrationNotFoundError", json!({ "slug": slug }))
+    }
+
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::BadRequest {
             message: message.into(),

@@ -105,6 +105,42 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
             let list = integrations::list(app.services.sql, &principal.organization.id).await?;
             Ok(Response::json(200, &list))
         }
+        ("GET", ["integrations", slug]) => {
+            let principal = authenticate(app, request).await?;
+            integrations::get(app.services.sql, principal.tenant(), slug)
+                .await?
+                .map(|i| Response::json(200, &i))
+                .ok_or_else(|| ApiError::integration_not_found(slug))
+        }
+        ("PATCH", ["integrations", slug]) => {
+            let principal = authenticate(app, request).await?;
+            let patch: integrations::IntegrationPatch = parse_json(&request.body)?;
+            let now = app.services.clock.now_ms() as i64;
+            integrations::patch(app.services.sql, principal.tenant(), slug, &patch, now)
+                .await?
+                .map(|i| Response::json(200, &i))
+                .ok_or_else(|| ApiError::integration_not_found(slug))
+        }
+        ("DELETE", ["integrations", slug]) => {
+            let principal = authenticate(app, request).await?;
+            let outcome = integrations::remove(
+                app.services.sql,
+                principal.tenant(),
+                principal.subject(),
+                slug,
+            )
+            .await?;
+            match outcome {
+                integrations::RemoveOutcome::Removed => {
+                    Ok(Response::json(200, &json!({ "removed": true })))
+                }
+                integrations::RemoveOutcome::NotAllowed => Err(ApiError::tagged(
+                    409,
+                    "IntegrationRemovalNotAllowedError",
+                    json!({ "slug": slug }),
+                )),
+            }
+        }
 
         ("POST", ["executions"]) => {
             let principal = authenticate(app, request).await?;

@@ -56,6 +56,28 @@ async fn account_routes_and_error_conventions_under_dev_auth() {
     assert_eq!(list.status, 200, "{}", worker.logs());
     assert_eq!(list.json()[0]["slug"], "executor");
 
+    let missing = get(&format!("{base}/api/integrations/nope"), &[]).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json(),
+        json!({"_tag":"IntegrationNotFoundError","slug":"nope"})
+    );
+    assert_eq!(
+        get(&format!("{base}/api/integrations/executor"), &[])
+            .await
+            .json()["kind"],
+        "built-in"
+    );
+    let removed = crate::support::client()
+        .delete(format!("{base}/api/integrations/nope"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        removed.json::<serde_json::Value>().await.ok(),
+        Some(json!({"removed": true}))
+    );
+
     // Connections and providers answer through the real D1 binding.
     assert_eq!(
         get(&format!("{base}/api/connections"), &[]).await.json(),

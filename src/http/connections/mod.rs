@@ -18,9 +18,7 @@ impl From<ConnectionError> for ApiError {
     fn from(e: ConnectionError) -> Self {
         match e {
             ConnectionError::Schema(message) => ApiError::bad_request(message),
-            ConnectionError::IntegrationNotFound { slug } => {
-                ApiError::tagged(404, "IntegrationNotFoundError", json!({ "slug": slug }))
-            }
+            ConnectionError::IntegrationNotFound { slug } => ApiError::integration_not_found(&slug),
             ConnectionError::ConnectionNotFound {
                 owner,
                 integration,
