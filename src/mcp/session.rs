@@ -73,12 +73,18 @@ impl SessionObject<'_> {
         Ok(meta)
     }
 
+    /// The session's owner, as the Worker verified it at `initialize`. Roles and groups are
+    /// informational only (nothing authorises by them), so sessions do not carry them.
     fn principal(&self, meta: &SessionMeta) -> Principal {
-        let mut principal = crate::auth::dev_principal(self.services.config);
-        principal.account_id = meta.account_id.clone();
-        principal.email = meta.email.clone();
-        principal.name = meta.name.clone();
-        principal
+        Principal {
+            account_id: meta.account_id.clone(),
+            email: meta.email.clone(),
+            name: meta.name.clone(),
+            avatar_url: None,
+            roles: Vec::new(),
+            groups: Vec::new(),
+            organization: self.services.config.organization.clone(),
+        }
     }
 
     /// Handles a request the Worker forwarded to this session.
