@@ -23,6 +23,9 @@ pub struct Services<'a> {
     /// The `encrypted` provider's key, derived on first use (scrypt costs ~140 ms in wasm, so
     /// only routes that seal or open secrets pay for it).
     pub keyring: &'a dyn Keyring,
+    /// Outbound HTTP for users' upstream calls; always used through
+    /// [`crate::net::http::guarded_fetch`].
+    pub http: &'a dyn crate::net::http::HttpClient,
 }
 
 /// Hands out the [`SecretBox`] derived from `EXECUTOR_SECRET_KEY`, deriving it lazily.

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod connections;
 pub mod crypto;
@@ -27,6 +28,7 @@ pub mod mcp;
 pub mod net;
 pub mod owner;
 pub mod plugins;
+pub mod policies;
 pub mod providers;
 pub mod sandbox;
 pub mod store;

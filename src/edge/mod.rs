@@ -4,6 +4,7 @@
 //! back. Per-isolate state (parsed configuration, the schema check, the JWKS cache) lives here.
 
 mod bindings;
+mod fetch;
 mod session_do;
 mod storage;
 mod webcrypto;
@@ -309,6 +310,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
             blobs: blobs.as_ref(),
             clock: &clock,
             keyring: &keyring,
+            http: &fetch::EdgeHttp,
         },
         identity: &identity,
         sessions: &sessions,

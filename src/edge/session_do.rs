@@ -47,6 +47,7 @@ impl DurableObject for McpSessionDO {
                 blobs: blobs.as_ref(),
                 clock: &WorkerClock,
                 keyring: &keyring,
+                http: &super::fetch::EdgeHttp,
             },
             cached_meta: &self.meta,
         };

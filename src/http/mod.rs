@@ -4,9 +4,12 @@
 
 mod connections;
 pub mod error;
+mod openapi;
+mod policies;
 pub mod router;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod testing;
+mod tools;
 
 use serde::Serialize;
 

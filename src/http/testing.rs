@@ -18,6 +18,7 @@ use crate::auth::{AuthError, Principal};
 use crate::config::Config;
 use crate::crypto::{CryptoError, SecretBox};
 use crate::http::{router, Request, Response};
+use crate::net::http::{FetchError, HttpClient, OutboundRequest, OutboundResponse};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{MemoryBlobs, Sql, Statement};
 use crate::time::FixedClock;
@@ -79,6 +80,8 @@ pub struct TestWorld {
     pub blobs: MemoryBlobs,
     pub clock: FixedClock,
     pub keyring: CountingKeyring,
+    /// Outbound HTTP: refuses everything unless a test installs routes.
+    pub http: ScriptedHttp,
 }
 
 impl Default for TestWorld {
@@ -100,6 +103,7 @@ impl TestWorld {
             sql: SqliteStore::migrated().unwrap(),
             blobs: MemoryBlobs::default(),
             clock: FixedClock(NOW_MS),
+            http: ScriptedHttp::default(),
         }
     }
 
@@ -110,6 +114,7 @@ impl TestWorld {
             blobs: &self.blobs,
             clock: &self.clock,
             keyring: &self.keyring,
+            http: &self.http,
         }
     }
 
@@ -182,5 +187,49 @@ impl TestWorld {
             ],
         )
         .await;
+    }
+}
+
+type HttpHandler = Box<dyn Fn(&OutboundRequest) -> Option<OutboundResponse>>;
+
+/// An [`HttpClient`] answering from handlers the test installs; every request is recorded.
+/// Unanswered requests fail as a network error.
+#[derive(Default)]
+pub struct ScriptedHttp {
+    handlers: std::cell::RefCell<Vec<HttpHandler>>,
+    pub requests: std::cell::RefCell<Vec<OutboundRequest>>,
+}
+
+impl ScriptedHttp {
+    /// Adds a handler; the first handler that answers `Some` wins.
+    pub fn on(&self, handler: impl Fn(&OutboundRequest) -> Option<OutboundResponse> + 'static) {
+        self.handlers.borrow_mut().push(Box::new(handler));
+    }
+
+    /// Answers `GET url` (exact match) with a 200 and `body`.
+    pub fn serve(&self, url: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+        let (url, content_type, body) = (url.to_string(), content_type.to_string(), body.into());
+        self.on(move |r| {
+            (r.url == url).then(|| OutboundResponse {
+                status: 200,
+                headers: vec![("content-type".into(), content_type.clone())],
+                body: body.clone(),
+            })
+        });
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl HttpClient for ScriptedHttp {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, FetchError> {
+        self.requests.borrow_mut().push(request.clone());
+        let handlers = self.handlers.borrow();
+        handlers
+            .iter()
+            .find_map(|h| h(&request))
+            .ok_or_else(|| FetchError::Network {
+                url: request.url.clone(),
+                message: "no scripted answer".into(),
+            })
     }
 }

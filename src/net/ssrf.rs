@@ -207,7 +207,7 @@ pub fn is_blocked_ip(ip: IpAddr) -> bool {
 fn check_parsed(url: Url, allow_local_network: bool) -> Result<Url, Blocked> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Blocked::new(
-            display_url(&url),
+            display_parsed(&url),
             BlockReason::UnsupportedScheme,
         ));
     }
@@ -218,7 +218,7 @@ fn check_parsed(url: Url, allow_local_network: bool) -> Result<Url, Blocked> {
         Some(Host::Ipv6(ip)) => classify_ipv6(ip, allow_local_network),
     };
     match verdict {
-        Some(reason) => Err(Blocked::new(display_url(&url), reason)),
+        Some(reason) => Err(Blocked::new(display_parsed(&url), reason)),
         None => Ok(url),
     }
 }
@@ -313,7 +313,15 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// A parsed URL for messages: no userinfo, query or fragment.
-fn display_url(url: &Url) -> String {
+/// A URL for messages and logs: without userinfo, query or fragment (they may carry credentials).
+pub fn display_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(url) => display_parsed(&url),
+        Err(_) => display_raw(raw),
+    }
+}
+
+fn display_parsed(url: &Url) -> String {
     let mut shown = url.clone();
     // Both fail only for URLs without a host (cannot-be-a-base); those keep their form.
     let _ = shown.set_username("");

@@ -8,6 +8,7 @@
 mod describe;
 mod search;
 mod typescript;
+pub mod validate;
 
 pub use describe::{
     describe_args, describe_builtin, describe_tool, not_found, schema_previews, suggestions,

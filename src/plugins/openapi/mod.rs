@@ -21,10 +21,12 @@ mod auth;
 mod binding;
 mod document;
 mod error;
+pub mod invoke;
 mod naming;
 mod preview;
 mod raw;
 mod schema;
+pub mod store;
 mod tools;
 mod yaml;
 

@@ -1,0 +1,1 @@
+//! OpenAPI integrations in storage: ingest, generations of operation rows, per-connection tools. (Being built.)

@@ -1,0 +1,1 @@
+//! Tool policies (executor-behaviour.md §9). (Being built.)

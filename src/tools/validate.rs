@@ -1,0 +1,1 @@
+//! Tool-call argument validation against a tool input schema. (Being built.)
