@@ -47,3 +47,17 @@ pub fn warn(message: &str) {
 pub fn error(message: &str) {
     log(Level::Error, message)
 }
+
+/// Bytes of wasm linear memory the isolate holds now. Linear memory never shrinks, so in a fresh
+/// isolate this is also the peak so far: logging it after a large operation (spec ingest) shows
+/// what that operation needed. `None` off wasm (host tests measure the allocator instead).
+pub fn linear_memory_bytes() -> Option<usize> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size::<0>() * 65_536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
