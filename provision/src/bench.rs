@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::bench_catalog::{self, Seeded, StandIn};
 use crate::local::{self, LocalOptions, LocalWorker};
 
 /// MCP protocol version the bench negotiates.
@@ -47,6 +48,14 @@ pub enum Scenario {
     McpToolsList,
     McpExecute,
     ApiExecution,
+    /// One `tools.search` over the GitHub catalog (1,223 tools) inside an execution.
+    CatalogSearch,
+    /// Ten searches in one execution (the index is loaded once per run).
+    CatalogSearchTen,
+    /// One `tools.describe.tool` of a GitHub tool.
+    CatalogDescribe,
+    /// One real tool call: petstore `getPet` against the loopback stand-in.
+    PetstoreCall,
 }
 
 impl Scenario {
@@ -58,6 +67,13 @@ impl Scenario {
         Scenario::McpExecute,
         Scenario::ApiExecution,
     ];
+    /// Scenarios that need the catalog seeded (`bench_catalog::seed`).
+    pub const CATALOG: [Scenario; 4] = [
+        Scenario::CatalogSearch,
+        Scenario::CatalogSearchTen,
+        Scenario::CatalogDescribe,
+        Scenario::PetstoreCall,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -67,6 +83,10 @@ impl Scenario {
             Scenario::McpToolsList => "MCP tools/list",
             Scenario::McpExecute => "MCP tools/call execute",
             Scenario::ApiExecution => "POST /api/executions",
+            Scenario::CatalogSearch => "execute: 1 search (GitHub)",
+            Scenario::CatalogSearchTen => "execute: 10 searches (GitHub)",
+            Scenario::CatalogDescribe => "execute: describe (GitHub)",
+            Scenario::PetstoreCall => "execute: petstore getPet",
         }
     }
 
@@ -150,6 +170,10 @@ pub struct Report {
     pub warmup_requests: usize,
     pub scenarios: Vec<ScenarioResult>,
     pub sizes: Option<Sizes>,
+    /// Catalog seeding timings; `None` when the catalog part was skipped or failed.
+    pub catalog: Option<Seeded>,
+    /// Why the catalog part did not run, if it did not.
+    pub catalog_error: Option<String>,
 }
 
 fn gzip_len(bytes: &[u8]) -> Result<u64> {
@@ -373,25 +397,36 @@ impl Conn {
                 );
                 self.rpc(&body, |_| Ok(())).await
             }
-            Scenario::ApiExecution => {
-                let started = Instant::now();
-                let resp = self
-                    .client
-                    .post(format!("{}/api/executions", self.base))
-                    .header("content-type", "application/json")
-                    .body(r#"{"code":"return 1 + 1"}"#)
-                    .send()
-                    .await
-                    .context("POST /api/executions")?;
-                let status = resp.status();
-                let body = resp.text().await.context("reading the answer")?;
-                let took = started.elapsed();
-                if !status.is_success() {
-                    anyhow::bail!("POST /api/executions: HTTP {status}: {}", snippet(&body));
-                }
-                Ok(took)
-            }
+            Scenario::ApiExecution => self.execution("return 1 + 1").await,
+            Scenario::CatalogSearch => self.execution(bench_catalog::SEARCH_CODE).await,
+            Scenario::CatalogSearchTen => self.execution(bench_catalog::SEARCH_TEN_CODE).await,
+            Scenario::CatalogDescribe => self.execution(&bench_catalog::describe_code()).await,
+            Scenario::PetstoreCall => self.execution(bench_catalog::PETSTORE_CALL_CODE).await,
         }
+    }
+
+    /// `POST /api/executions` with `code`; fails unless the run completed without error.
+    async fn execution(&self, code: &str) -> Result<Duration> {
+        let started = Instant::now();
+        let resp = self
+            .client
+            .post(format!("{}/api/executions", self.base))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&json!({ "code": code }))?)
+            .send()
+            .await
+            .context("POST /api/executions")?;
+        let status = resp.status();
+        let body = resp.text().await.context("reading the answer")?;
+        let took = started.elapsed();
+        if !status.is_success() {
+            anyhow::bail!("POST /api/executions: HTTP {status}: {}", snippet(&body));
+        }
+        let envelope: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if envelope.get("isError") != Some(&Value::Bool(false)) {
+            anyhow::bail!("execution failed: {}", snippet(&body));
+        }
+        Ok(took)
     }
 
     async fn get_expect(&self, path: &str, expected: u16) -> Result<Duration> {
@@ -564,6 +599,17 @@ pub async fn run_scenarios(
     opts: &BenchOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<ScenarioResult>> {
+    run_scenario_list(base, opts, progress, &Scenario::ALL, None).await
+}
+
+/// Runs `scenarios` (the first must be [`Scenario::Floor`] unless `floor_p50` is given).
+pub async fn run_scenario_list(
+    base: &str,
+    opts: &BenchOptions,
+    progress: &dyn Fn(&str),
+    scenarios: &[Scenario],
+    floor_p50: Option<f64>,
+) -> Result<Vec<ScenarioResult>> {
     let base: Arc<str> = Arc::from(base.trim_end_matches('/'));
     // Warm wrangler's proxy and the isolate before anything is timed, so the floor (measured
     // first) is not the coldest scenario.
@@ -574,7 +620,7 @@ pub async fn run_scenarios(
     }
     drop(warm);
     let mut results: Vec<ScenarioResult> = Vec::new();
-    for scenario in Scenario::ALL {
+    for &scenario in scenarios {
         progress(&format!(
             "{} … {} sequential requests",
             scenario.name(),
@@ -596,10 +642,12 @@ pub async fn run_scenarios(
             }
         }
         let sequential = summarize(&seq.samples);
-        let floor_p50 = results
-            .first()
-            .and_then(|floor| floor.sequential)
-            .map(|l| l.p50_ms);
+        let floor_p50 = floor_p50.or_else(|| {
+            results
+                .first()
+                .and_then(|floor| floor.sequential)
+                .map(|l| l.p50_ms)
+        });
         let overhead_over_floor_ms = match (scenario, sequential, floor_p50) {
             (Scenario::Floor, _, _) => None,
             (_, Some(l), Some(floor)) => Some(l.p50_ms - floor),
@@ -732,6 +780,16 @@ pub fn render_report(report: &Report) -> String {
             }
         }
     }
+    if let Some(seeded) = &report.catalog {
+        out.push_str(&format!(
+            "\ncatalog ingest through the Worker: petstore by URL {:.0} ms; GitHub REST inline \
+             ({} tools) {:.0} ms\n",
+            seeded.petstore_ingest_ms, seeded.github_tool_count, seeded.github_ingest_ms
+        ));
+    }
+    if let Some(e) = &report.catalog_error {
+        out.push_str(&format!("\ncatalog scenarios skipped: {e}\n"));
+    }
     if let Some(sizes) = &report.sizes {
         out.push_str(&format!(
             "\nbuild/index_bg.wasm  {} raw, {} gzip -9\nbuild/index.js       {} raw, {} gzip -9\n",
@@ -742,6 +800,26 @@ pub fn render_report(report: &Report) -> String {
         ));
     }
     out
+}
+
+/// Seeds the catalog (stand-in petstore by URL, GitHub inline) and runs the catalog scenarios.
+async fn run_catalog(
+    base: &str,
+    root: &Path,
+    opts: &BenchOptions,
+    progress: &dyn Fn(&str),
+    floor_p50: Option<f64>,
+) -> Result<(Seeded, Vec<ScenarioResult>)> {
+    let fixtures = root.join("../shared/fixtures/openapi");
+    let stand_in = StandIn::start(&fixtures).await?;
+    progress("seeding the catalog: petstore by URL, GitHub REST (13 MB) inline");
+    let seeded = bench_catalog::seed(base, &fixtures, &stand_in).await?;
+    progress(&format!(
+        "seeded: petstore {:.0} ms, GitHub {} tools in {:.0} ms",
+        seeded.petstore_ingest_ms, seeded.github_tool_count, seeded.github_ingest_ms
+    ));
+    let results = run_scenario_list(base, opts, progress, &Scenario::CATALOG, floor_p50).await?;
+    Ok((seeded, results))
 }
 
 /// `provision bench`: builds if needed, starts a Worker on a free port with a temporary
@@ -764,14 +842,35 @@ pub async fn run(root: &Path, opts: &BenchOptions, json_out: Option<&PathBuf>) -
         started.elapsed().as_secs_f64()
     ));
     let scenarios = run_scenarios(&worker.base_url(), opts, &progress).await;
+    let mut scenarios = match scenarios {
+        Ok(s) => s,
+        Err(e) => {
+            worker.stop().await;
+            return Err(e);
+        }
+    };
+    let floor_p50 = scenarios
+        .first()
+        .and_then(|s| s.sequential)
+        .map(|l| l.p50_ms);
+    let catalog = run_catalog(&worker.base_url(), root, opts, &progress, floor_p50).await;
     worker.stop().await;
+    let (catalog, catalog_error) = match catalog {
+        Ok((seeded, results)) => {
+            scenarios.extend(results);
+            (Some(seeded), None)
+        }
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
     let report = Report {
         requests: opts.requests,
         concurrency: opts.concurrency,
         seconds: opts.seconds,
         warmup_requests: WARMUP,
-        scenarios: scenarios?,
+        scenarios,
         sizes: Some(sizes),
+        catalog,
+        catalog_error,
     };
     print!("{}", render_report(&report));
     if let Some(path) = json_out {
@@ -868,6 +967,8 @@ mod tests {
                     errors: vec!["GET /api/account/me: HTTP 401".into()],
                 },
             ],
+            catalog: None,
+            catalog_error: None,
             sizes: Some(Sizes {
                 wasm_bytes: 2048,
                 wasm_gzip_bytes: 1024,
@@ -938,7 +1039,7 @@ mod tests {
                         let mut extra = String::new();
                         let (status, text) = match (method.as_str(), path.as_str()) {
                             ("GET", "/api/account/me") => ("200 OK", r#"{"id":"dev"}"#.to_string()),
-                            ("POST", "/api/executions") => ("200 OK", r#"{"status":"completed","result":2}"#.to_string()),
+                            ("POST", "/api/executions") => ("200 OK", r#"{"status":"completed","text":"2","structured":{"result":2},"isError":false}"#.to_string()),
                             ("DELETE", "/mcp") if has_session => ("204 No Content", String::new()),
                             ("POST", "/mcp") if body.contains("\"initialize\"") => {
                                 session_seq += 1;

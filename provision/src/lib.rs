@@ -20,6 +20,7 @@
 pub mod api;
 pub mod assets;
 pub mod bench;
+pub mod bench_catalog;
 pub mod bridge;
 pub mod cf;
 pub mod cli;
