@@ -173,3 +173,213 @@ pub async fn guarded_fetch(
         url: ssrf::display_url(&request.url),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::net::ssrf::BlockReason;
+
+    /// Answers from a list of `(url, status, location)`; records what it was sent.
+    struct Hops {
+        answers: Vec<(&'static str, u16, Option<&'static str>)>,
+        seen: RefCell<Vec<OutboundRequest>>,
+    }
+
+    #[async_trait(?Send)]
+    impl HttpClient for Hops {
+        async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, FetchError> {
+            self.seen.borrow_mut().push(request.clone());
+            let (_, status, location) = self
+                .answers
+                .iter()
+                .find(|(u, _, _)| *u == request.url)
+                .copied()
+                .unwrap_or(("", 404, None));
+            Ok(OutboundResponse {
+                status,
+                headers: location
+                    .map(|l| vec![("location".to_string(), l.to_string())])
+                    .unwrap_or_default(),
+                body: Vec::new(),
+            })
+        }
+    }
+
+    fn hops(answers: Vec<(&'static str, u16, Option<&'static str>)>) -> Hops {
+        Hops {
+            answers,
+            seen: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn request(method: &str, url: &str) -> OutboundRequest {
+        OutboundRequest {
+            method: method.into(),
+            url: url.into(),
+            headers: vec![
+                ("x-api-key".into(), "canary-value".into()),
+                ("content-type".into(), "application/json".into()),
+                ("accept".into(), "application/json".into()),
+            ],
+            body: Some(b"{}".to_vec()),
+            timeout_ms: 1000,
+            max_body_bytes: 1024,
+        }
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn same_origin_redirect_keeps_headers_and_method() {
+        let client = hops(vec![
+            ("https://api.example.com/a", 307, Some("/b")),
+            ("https://api.example.com/b", 200, None),
+        ]);
+        let out = run(guarded_fetch(
+            &client,
+            request("POST", "https://api.example.com/a"),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(out.status, 200);
+        let seen = client.seen.borrow();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].method, "POST");
+        assert_eq!(seen[1].headers.len(), 3);
+        assert!(seen[1].body.is_some());
+    }
+
+    #[test]
+    fn cross_origin_redirect_drops_credentials_and_303_becomes_get() {
+        let client = hops(vec![
+            (
+                "https://api.example.com/a",
+                303,
+                Some("https://cdn.example.net/x"),
+            ),
+            ("https://cdn.example.net/x", 200, None),
+        ]);
+        run(guarded_fetch(
+            &client,
+            request("POST", "https://api.example.com/a"),
+            false,
+        ))
+        .unwrap();
+        let seen = client.seen.borrow();
+        assert_eq!(seen[1].method, "GET");
+        assert!(seen[1].body.is_none());
+        assert!(seen[1]
+            .headers
+            .iter()
+            .all(|(n, v)| n != "x-api-key" && v != "canary-value"));
+    }
+
+    #[test]
+    fn redirect_into_private_space_is_blocked() {
+        let client = hops(vec![(
+            "https://api.example.com/a",
+            302,
+            Some("http://169.254.169.254/latest/meta-data"),
+        )]);
+        let err = run(guarded_fetch(
+            &client,
+            request("GET", "https://api.example.com/a"),
+            true,
+        ))
+        .unwrap_err();
+        match err {
+            FetchError::Blocked(b) => assert_eq!(b.reason, BlockReason::MetadataAddress),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(client.seen.borrow().len(), 1);
+    }
+
+    #[test]
+    fn loopback_needs_the_setting() {
+        let client = hops(vec![("http://127.0.0.1:9/x", 200, None)]);
+        let err = run(guarded_fetch(
+            &client,
+            request("GET", "http://127.0.0.1:9/x"),
+            false,
+        ))
+        .unwrap_err();
+        assert_eq!(err.code(), "outbound_blocked");
+        assert!(err.to_string().contains("ALLOW_LOCAL_NETWORK"));
+        assert!(client.seen.borrow().is_empty());
+        assert!(run(guarded_fetch(
+            &client,
+            request("GET", "http://127.0.0.1:9/x"),
+            true
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn redirect_loops_stop_after_the_limit() {
+        let client = hops(vec![("https://api.example.com/loop", 302, Some("/loop"))]);
+        let err = run(guarded_fetch(
+            &client,
+            request("GET", "https://api.example.com/loop"),
+            false,
+        ))
+        .unwrap_err();
+        assert_eq!(err.code(), "too_many_redirects");
+        assert_eq!(client.seen.borrow().len(), MAX_REDIRECTS + 1);
+    }
+
+    #[test]
+    fn debug_output_hides_header_values_and_query() {
+        let mut r = request("GET", "https://api.example.com/a?token=canary-value");
+        r.headers
+            .push(("authorization".into(), "Bearer canary-value".into()));
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("canary-value"), "{shown}");
+        assert!(shown.contains("authorization"));
+    }
+
+    #[test]
+    fn scripted_client_answers_and_records() {
+        let http = crate::http::testing::ScriptedHttp::default();
+        http.serve("https://specs.example.com/a.json", "application/json", "{}");
+        http.on(|r| {
+            r.url.ends_with("/teapot").then(|| OutboundResponse {
+                status: 418,
+                headers: Vec::new(),
+                body: Vec::new(),
+            })
+        });
+        let ok = run(guarded_fetch(
+            &http,
+            request("GET", "https://specs.example.com/a.json"),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(
+            (ok.status, ok.header("Content-Type")),
+            (200, Some("application/json"))
+        );
+        let tea = run(guarded_fetch(
+            &http,
+            request("GET", "https://specs.example.com/teapot"),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(tea.status, 418);
+        assert!(run(guarded_fetch(
+            &http,
+            request("GET", "https://specs.example.com/none"),
+            false
+        ))
+        .is_err());
+        assert_eq!(http.requests.borrow().len(), 3);
+    }
+}
