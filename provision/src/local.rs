@@ -48,6 +48,10 @@ pub struct LocalOptions {
     /// Keep wrangler's output to [`LocalWorker::logs`] only; otherwise it is also forwarded
     /// to this process's stdout/stderr.
     pub quiet: bool,
+    /// Also append every line of wrangler's output (ANSI-stripped) to this file. Unlike
+    /// [`LocalWorker::logs`], which keeps a bounded tail, the file is complete — tests that
+    /// must scan everything the Worker printed (e.g. for leaked secrets) read it.
+    pub log_file: Option<PathBuf>,
 }
 
 impl LocalOptions {
@@ -58,6 +62,7 @@ impl LocalOptions {
             persist_to: persist_to.into(),
             vars: Vec::new(),
             quiet: true,
+            log_file: None,
         }
     }
 }
@@ -402,8 +407,11 @@ pub fn run_build(root: &Path, quiet: bool, always: bool) -> Result<()> {
     })
 }
 
-/// Reads lines from a child pipe into `logs`, optionally echoing them.
-fn forward<R>(pipe: R, logs: Logs, echo: Option<bool>)
+/// The complete transcript file of [`LocalOptions::log_file`], shared by both pipe readers.
+type Transcript = Arc<Mutex<std::fs::File>>;
+
+/// Reads lines from a child pipe into `logs` (and `transcript`), optionally echoing them.
+fn forward<R>(pipe: R, logs: Logs, echo: Option<bool>, transcript: Option<Transcript>)
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -428,7 +436,13 @@ where
                         }
                         None => {}
                     }
-                    logs.push(strip_ansi(&line));
+                    let line = strip_ansi(&line);
+                    if let Some(file) = &transcript {
+                        let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                        // A full disk must not stop the capture into `logs`.
+                        let _ = writeln!(file, "{line}");
+                    }
+                    logs.push(line);
                 }
             }
         }
@@ -543,8 +557,15 @@ impl LocalWorker {
             while inspector == port {
                 inspector = free_port()?;
             }
-            let mut worker =
-                Self::spawn(root, port, inspector, &persist_to, &env_file, opts.quiet)?;
+            let mut worker = Self::spawn(
+                root,
+                port,
+                inspector,
+                &persist_to,
+                &env_file,
+                opts.quiet,
+                opts.log_file.as_deref(),
+            )?;
             worker.owns_state = false;
             match worker.wait_ready(READY_TIMEOUT).await {
                 Ok(()) => {
@@ -578,7 +599,19 @@ impl LocalWorker {
         persist_to: &Path,
         env_file: &Path,
         quiet: bool,
+        log_file: Option<&Path>,
     ) -> Result<LocalWorker> {
+        // Appending: a retried start (port taken) keeps the earlier attempt's lines.
+        let transcript = match log_file {
+            Some(path) => Some(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the log file {}", path.display()))?,
+            ))),
+            None => None,
+        };
         let mut cmd = wrangler_command(root)?;
         cmd.args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
             .arg(port.to_string())
@@ -603,10 +636,15 @@ impl LocalWorker {
         let watchdog = spawn_watchdog(pid);
         let logs = Logs::default();
         if let Some(out) = child.stdout.take() {
-            forward(out, logs.clone(), (!quiet).then_some(true));
+            forward(
+                out,
+                logs.clone(),
+                (!quiet).then_some(true),
+                transcript.clone(),
+            );
         }
         if let Some(err) = child.stderr.take() {
-            forward(err, logs.clone(), (!quiet).then_some(false));
+            forward(err, logs.clone(), (!quiet).then_some(false), transcript);
         }
         Ok(LocalWorker {
             child,

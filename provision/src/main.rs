@@ -283,6 +283,7 @@ async fn dev(root: PathBuf, port: u16, persist_to: PathBuf) -> Result<ExitCode> 
         persist_to: persist_to.clone(),
         vars: Vec::new(),
         quiet: false,
+        log_file: None,
     };
     // On a signal during startup the start future is dropped, and with it the LocalWorker,
     // whose Drop stops wrangler's process group.

@@ -101,6 +101,10 @@ async fn parallel_workers_env_files_migrations_and_restart() {
     dev_opts.vars = vec![("EXTRA".into(), "a b $HOME 'q' \"d\"".into())];
     let mut access_opts = LocalOptions::new(access_state.clone());
     access_opts.vars = vec![("ENABLE_DEV_AUTH".into(), String::new())];
+    let transcript =
+        std::env::temp_dir().join(format!("provision-fake-access-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&transcript);
+    access_opts.log_file = Some(transcript.clone());
     let (dev, access) = tokio::join!(
         LocalWorker::start(&project, dev_opts),
         LocalWorker::start(&project, access_opts)
@@ -134,6 +138,10 @@ async fn parallel_workers_env_files_migrations_and_restart() {
     let access_port = access.port();
     access.stop().await;
     assert!(!access_state.exists(), "temp state removed on stop");
+    // The complete transcript outlives the state directory.
+    let text = std::fs::read_to_string(&transcript).expect("the log file");
+    assert!(text.contains("Ready on"), "{text}");
+    let _ = std::fs::remove_file(&transcript);
     let kept = dev.stop_keeping_state().await;
     assert_eq!(kept.canonicalize().ok(), dev_state.canonicalize().ok());
     let again = LocalWorker::start(&project, LocalOptions::new(dev_state.clone()))

@@ -6,5 +6,7 @@
 mod api;
 mod auth;
 mod boundary;
+mod catalog;
+mod catalog_big;
 mod mcp;
 mod support;

@@ -35,6 +35,16 @@ fn build_once() {
 
 /// Starts a Worker with dev auth plus `vars` (an empty value removes a default).
 pub async fn start(label: &str, vars: &[(&str, &str)]) -> LocalWorker {
+    start_with(label, vars, None).await
+}
+
+/// [`start`], also appending every line wrangler prints to `log_file` (see
+/// [`provision::local::LocalOptions::log_file`]).
+pub async fn start_with(
+    label: &str,
+    vars: &[(&str, &str)],
+    log_file: Option<PathBuf>,
+) -> LocalWorker {
     build_once();
     let opts = LocalOptions {
         port: None,
@@ -44,6 +54,7 @@ pub async fn start(label: &str, vars: &[(&str, &str)]) -> LocalWorker {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         quiet: true,
+        log_file,
     };
     LocalWorker::start(&root(), opts)
         .await
