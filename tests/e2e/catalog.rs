@@ -667,9 +667,14 @@ async fn loopback_is_refused_without_allow_local_network() {
             &logs,
         )
         .await;
-    assert_eq!(envelope["isError"], true, "{envelope}");
-    let error = envelope["structured"]["error"].as_str().unwrap_or("");
-    assert!(error.contains("Internal tool error ["), "{envelope}");
+    // The issue asks for a typed refusal that names the reason and the setting, not the opaque
+    // "Internal tool error" upstream gives (wire 107).
+    assert_eq!(envelope["isError"], false, "{envelope}");
+    let result = &envelope["structured"]["result"];
+    assert_eq!(result["ok"], false, "{envelope}");
+    assert_eq!(result["error"]["code"], "outbound_blocked", "{envelope}");
+    let message = result["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("ALLOW_LOCAL_NETWORK"), "{envelope}");
     assert!(
         upstream.requests().is_empty(),
         "nothing reached loopback: {:?}",
