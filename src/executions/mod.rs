@@ -5,7 +5,8 @@ pub mod envelope;
 
 use crate::app::Services;
 use crate::auth::Principal;
-use crate::sandbox::{self, Limits, NoTools};
+use crate::catalog::CatalogHost;
+use crate::sandbox::{self, Limits};
 
 pub use envelope::Envelope;
 
@@ -16,11 +17,11 @@ pub enum ExecuteError {
     EmptyCode,
 }
 
-/// Runs `code` for `principal` and formats the outcome. Script failures (syntax errors, throws,
-/// the deadline) are part of the envelope, not an `Err`.
+/// Runs `code` for `principal`, with `tools` backed by their catalog, and formats the outcome.
+/// Script failures (syntax errors, throws, the deadline) are part of the envelope, not an `Err`.
 pub async fn execute(
     services: Services<'_>,
-    _principal: &Principal,
+    principal: &Principal,
     code: &str,
 ) -> Result<Envelope, ExecuteError> {
     if code.trim().is_empty() {
@@ -31,6 +32,8 @@ pub async fn execute(
         memory_bytes: services.config.execute_memory_bytes,
         ..Limits::default()
     };
-    let run = sandbox::run(code, &limits, &NoTools, services.clock).await;
+    // The caller's catalog: search, describe and tool calls, loaded lazily per run.
+    let host = CatalogHost::new(services, principal);
+    let run = sandbox::run(code, &limits, &host, services.clock).await;
     Ok(envelope::from_run(&run))
 }

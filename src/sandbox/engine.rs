@@ -505,6 +505,7 @@ impl<'a> Driver<'a> {
     fn settle(&self, started: &Started, id: u32, reply: HostReply) -> Result<(), Stop> {
         let (ok, text) = match reply {
             HostReply::Resolve(value) => (true, value.to_string()),
+            HostReply::Json(text) => (true, text),
             HostReply::Reject(message) => (false, message),
         };
         self.js(|ctx| {

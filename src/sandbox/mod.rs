@@ -54,6 +54,9 @@ impl Default for Limits {
 pub enum HostReply {
     /// The call's promise resolves with this value.
     Resolve(serde_json::Value),
+    /// The call's promise resolves with the value of this JSON text (it must be valid JSON).
+    /// Lets a host hand over text it already serialised, with its key order.
+    Json(String),
     /// The call's promise rejects with `new Error(message)`.
     Reject(String),
 }

@@ -1,0 +1,609 @@
+//! [`CatalogHost`]: the sandbox's `tools` proxy backed by the caller's catalog
+//! (executor-behaviour.md §7.3, §8.10, §9).
+//!
+//! One host serves one run. It loads lazily and at most once per run: the policy set (one
+//! query) and the search index (the stale-connection refresh, then a one-row fingerprint query,
+//! plus the tool rows when the isolate holds no index for that fingerprint — see `cache`),
+//! the two side by side. Then, per call:
+//!
+//! - `tools.search`: the index only (no query once loaded);
+//! - `tools.describe.tool`: one query (tool row + the `$defs` its operation lists); an unknown
+//!   path also loads the index, for suggestions;
+//! - `tools.executor.sources.list`: the integration list (one query) next to the index;
+//! - a tool call: one query for the tool, its connection's template, the integration config,
+//!   the operation binding and the `$defs` closure (overlapped with the policy load), then
+//!   credential resolution, then the invoker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::address::{DynamicAddress, ToolAddress};
+use super::builtin::{self, StaticTool};
+use super::cache::IndexCache;
+use super::concurrent::{join, AsyncOnce};
+use super::listing::refresh_before_reading;
+use super::seams::{self, Action, Decision, InvokeOutcome, OpenApiCall, PolicySet};
+use super::store::{self, CallRow, CatalogError, RowFilter};
+use crate::app::Services;
+use crate::auth::Principal;
+use crate::connections::service::resolve_credentials;
+use crate::connections::{ConnectionError, ConnectionKey};
+use crate::integrations;
+use crate::logging;
+use crate::plugins::openapi::{AuthTemplate, OperationBinding};
+use crate::sandbox::{HostReply, ToolHost};
+use crate::tools::{
+    describe_args, describe_builtin, describe_tool, normalize, not_found, search_all, suggestions,
+    DescribeResult, SearchIndex, SearchPage, SearchRequest, ToolEntry, ToolSchemas,
+};
+
+/// The sandbox host of one run for one caller.
+pub struct CatalogHost<'a> {
+    services: Services<'a>,
+    principal: &'a Principal,
+    cache: Rc<IndexCache>,
+    policies: AsyncOnce<Rc<PolicySet>>,
+    index: AsyncOnce<Rc<SearchIndex>>,
+}
+
+/// The isolate's index cache. Host unit tests run unrelated databases on shared threads, so
+/// there every host starts with its own (tests of the cache pass one explicitly).
+fn default_cache() -> Rc<IndexCache> {
+    if cfg!(test) {
+        Rc::new(IndexCache::default())
+    } else {
+        IndexCache::isolate()
+    }
+}
+
+impl<'a> CatalogHost<'a> {
+    pub fn new(services: Services<'a>, principal: &'a Principal) -> Self {
+        Self::with_cache(services, principal, default_cache())
+    }
+
+    /// A host that keeps search indexes in `cache`.
+    pub(crate) fn with_cache(
+        services: Services<'a>,
+        principal: &'a Principal,
+        cache: Rc<IndexCache>,
+    ) -> Self {
+        CatalogHost {
+            services,
+            principal,
+            cache,
+            policies: AsyncOnce::default(),
+            index: AsyncOnce::default(),
+        }
+    }
+
+    async fn policies(&self) -> Result<Rc<PolicySet>, CatalogError> {
+        self.policies
+            .get_or_try_init(|| async {
+                Ok(Rc::new(
+                    seams::load_policies(self.services.sql, self.principal).await?,
+                ))
+            })
+            .await
+    }
+
+    /// The search index of every visible tool (connection tools, then built-ins), blocked ones
+    /// included: policies apply per run, at query time. Reused from the isolate cache while the
+    /// caller's tool rows are unchanged.
+    async fn index(&self) -> Result<Rc<SearchIndex>, CatalogError> {
+        self.index
+            .get_or_try_init(|| async {
+                refresh_before_reading(self.services, self.principal).await;
+                let (tenant, subject) = (self.principal.tenant(), self.principal.subject());
+                let fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                if let Some(index) = self.cache.get(tenant, subject, &fingerprint) {
+                    return Ok(index);
+                }
+                let rows =
+                    store::visible_tools(self.services.sql, self.principal, &RowFilter::default())
+                        .await?;
+                let mut entries = Vec::with_capacity(rows.len() + builtin::STATIC_TOOLS.len());
+                for row in rows {
+                    entries.push(ToolEntry {
+                        path: row.target_id(),
+                        description: Some(row.description).filter(|d| !d.is_empty()),
+                        name: row.name,
+                        integration: row.integration,
+                    });
+                }
+                entries.extend(builtin::STATIC_TOOLS.iter().map(|tool| ToolEntry {
+                    path: tool.address(),
+                    name: tool.name.to_owned(),
+                    description: Some(tool.description.to_owned()),
+                    integration: builtin::INTEGRATION.to_owned(),
+                }));
+                let index = Rc::new(SearchIndex::new(entries));
+                self.cache.put(tenant, subject, fingerprint, index.clone());
+                Ok::<_, CatalogError>(index)
+            })
+            .await
+    }
+
+    /// The index and the policies, loaded side by side.
+    async fn visible(&self) -> Result<(Rc<SearchIndex>, Rc<PolicySet>), CatalogError> {
+        let (index, policies) = join(self.index(), self.policies()).await;
+        Ok((index?, policies?))
+    }
+
+    async fn search(&self, args: Option<Value>) -> HostReply {
+        let request = match SearchRequest::from_args(&args.unwrap_or(Value::Null)) {
+            Ok(request) => request,
+            Err(e) => return HostReply::Reject(e.to_string()),
+        };
+        let has_tokens = |text: &str| normalize(text).chars().any(char::is_alphanumeric);
+        if !has_tokens(&request.query) && !request.namespace.as_deref().is_some_and(has_tokens) {
+            return json_reply(&SearchPage::empty());
+        }
+        match self.visible().await {
+            Ok((index, policies)) => json_reply(&search_all(&[&index], &request, |path| {
+                is_blocked(&policies, path)
+            })),
+            Err(e) => internal("tools.search", &e.to_string()),
+        }
+    }
+
+    async fn describe(&self, args: Option<Value>) -> HostReply {
+        let path = match describe_args(&args.unwrap_or(Value::Null)) {
+            Ok(path) => path,
+            Err(e) => return HostReply::Reject(e.to_string()),
+        };
+        if let Some(builtin) = describe_builtin(&path) {
+            return HostReply::Json(builtin.to_json_string());
+        }
+        let result = match ToolAddress::from_sandbox_path(&path) {
+            ToolAddress::Static(id) => match builtin::find(&id) {
+                Some(tool) => describe_static(tool),
+                None => self.describe_not_found(&path).await,
+            },
+            ToolAddress::Dynamic(address) => {
+                match store::tool_schema(self.services.sql, self.principal, &address).await {
+                    Ok(Some(row)) => describe_tool(&ToolSchemas {
+                        path: &address.target_id(),
+                        name: &row.name,
+                        description: Some(row.description.as_str()).filter(|d| !d.is_empty()),
+                        input_schema: row.input_schema.as_ref(),
+                        output_schema: row.output_schema.as_ref(),
+                        defs: &row.defs,
+                    }),
+                    Ok(None) => self.describe_not_found(&path).await,
+                    Err(e) => return internal("tools.describe.tool", &e.to_string()),
+                }
+            }
+        };
+        HostReply::Json(result.to_json_string())
+    }
+
+    async fn describe_not_found(&self, path: &str) -> DescribeResult {
+        not_found(path, self.suggest(path).await)
+    }
+
+    /// Up to five visible tools close to `path`; none when the catalog cannot be loaded.
+    async fn suggest(&self, path: &str) -> Vec<String> {
+        match self.visible().await {
+            Ok((index, policies)) => suggestions(&[&index], path, |p| is_blocked(&policies, p)),
+            Err(e) => {
+                logging::warn(&format!("catalog: no suggestions for {path}: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    async fn sources_list(&self, args: Option<Value>) -> HostReply {
+        let request = match SourcesRequest::from_args(args.unwrap_or(Value::Null)) {
+            Ok(request) => request,
+            Err(message) => return HostReply::Reject(message),
+        };
+        let (list, visible) = join(
+            integrations::list(self.services.sql, self.principal.tenant()),
+            self.visible(),
+        )
+        .await;
+        let (list, (index, policies)) = match (list, visible) {
+            (Ok(list), Ok(visible)) => (list, visible),
+            (Err(e), _) => return internal("tools.executor.sources.list", &e.to_string()),
+            (_, Err(e)) => return internal("tools.executor.sources.list", &e.to_string()),
+        };
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for entry in index.entries() {
+            if !is_blocked(&policies, &entry.path) {
+                *counts.entry(entry.integration.as_str()).or_default() += 1;
+            }
+        }
+        let words: Vec<String> = request
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let mut items: Vec<SourceItem> = list
+            .into_iter()
+            .filter(|i| {
+                let haystack = format!("{} {} {}", i.slug, i.description, i.kind).to_lowercase();
+                words.iter().all(|w| haystack.contains(w.as_str()))
+            })
+            .map(|i| {
+                let repeats = |d: &str| {
+                    d.trim().is_empty()
+                        || d.trim().eq_ignore_ascii_case(&i.slug)
+                        || d.trim().eq_ignore_ascii_case(&i.name)
+                };
+                SourceItem {
+                    tool_count: counts.get(i.slug.as_str()).copied().unwrap_or(0),
+                    description: Some(i.description.clone()).filter(|d| !repeats(d)),
+                    id: i.slug,
+                    name: i.name,
+                    kind: i.kind,
+                    can_remove: i.can_remove,
+                    can_refresh: i.can_refresh,
+                }
+            })
+            .collect();
+        items.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let total = items.len();
+        let start = request.offset.min(total);
+        let end = start.saturating_add(request.limit).min(total);
+        let has_more = end < total;
+        json_reply(&SourcesPage {
+            items: items.drain(start..end).collect(),
+            total,
+            has_more,
+            next_offset: has_more.then_some(end),
+        })
+    }
+
+    async fn call_tool(&self, path: &str, args: Option<Value>) -> HostReply {
+        match ToolAddress::from_sandbox_path(path) {
+            ToolAddress::Static(id) => self.call_static(&id).await,
+            ToolAddress::Dynamic(address) => self.call_dynamic(path, &address, args).await,
+        }
+    }
+
+    async fn call_static(&self, id: &str) -> HostReply {
+        let Some(tool) = builtin::find(id) else {
+            return self.tool_not_found(id).await;
+        };
+        let address = tool.address();
+        let policies = match self.policies().await {
+            Ok(policies) => policies,
+            Err(e) => return internal(&address, &e.to_string()),
+        };
+        let decision = policies.resolve(&address, tool.requires_approval);
+        if matches!(decision.action, Action::Block) {
+            return blocked(&address, &address, &decision);
+        }
+        json_reply(&Failure::<()> {
+            ok: false,
+            error: FailureError {
+                code: "tool_unavailable",
+                message: format!("Built-in tool \"{address}\" is not available in this build yet."),
+                details: None,
+            },
+        })
+    }
+
+    async fn call_dynamic(
+        &self,
+        path: &str,
+        address: &DynamicAddress,
+        args: Option<Value>,
+    ) -> HostReply {
+        let target = address.target_id();
+        let (row, policies) = join(
+            store::tool_call(self.services.sql, self.principal, address),
+            self.policies(),
+        )
+        .await;
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return self.tool_not_found(&target).await,
+            Err(e) => return internal(&target, &e.to_string()),
+        };
+        let policies = match policies {
+            Ok(policies) => policies,
+            Err(e) => return internal(&target, &e.to_string()),
+        };
+        let decision = policies.resolve(&target, row.annotations.requires_approval == Some(true));
+        match decision.action {
+            Action::Block => blocked(&address.address(), &target, &decision),
+            // Durable approvals are not built yet: refuse rather than run unapproved.
+            Action::RequireApproval => json_reply(&Failure {
+                ok: false,
+                error: FailureError {
+                    code: "approval_required",
+                    message: format!(
+                        "Tool \"{path}\" requires approval; approvals are not available yet in \
+                         this build. An `approve` policy for this tool lets it run."
+                    ),
+                    details: Some(AddressDetails {
+                        address: &address.address(),
+                    }),
+                },
+            }),
+            Action::Approve => match self.run(address, row, args).await {
+                Ok(InvokeOutcome::Result(value)) => HostReply::Resolve(value),
+                Ok(InvokeOutcome::Internal { cause }) | Err(cause) => internal(&target, &cause),
+            },
+        }
+    }
+
+    /// Resolves the credentials and auth template of an approved call and invokes it.
+    async fn run(
+        &self,
+        address: &DynamicAddress,
+        row: CallRow,
+        args: Option<Value>,
+    ) -> Result<InvokeOutcome, String> {
+        if row.plugin_id != "openapi" {
+            return Err(format!("no invoker for plugin `{}`", row.plugin_id));
+        }
+        let binding: OperationBinding = match row.binding.as_deref() {
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| format!("stored operation binding: {e}"))?
+            }
+            None => {
+                return Err(
+                    "the integration's current generation has no operation row for this tool"
+                        .into(),
+                )
+            }
+        };
+        let config: CallConfig = match row.config.as_deref() {
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| format!("stored integration config: {e}"))?
+            }
+            None => CallConfig::default(),
+        };
+        let key = ConnectionKey {
+            owner: address.owner,
+            integration: address.integration.clone(),
+            name: address.connection.clone(),
+        };
+        let credentials = resolve_credentials(self.services, self.principal, &key)
+            .await
+            .map_err(|e| match e {
+                // Never a value: the variants carry names and store messages only.
+                ConnectionError::Internal(cause) => format!("credentials: {cause}"),
+                other => format!("credentials: {other:?}"),
+            })?;
+        let auth = config.template(&row.template)?;
+        if auth.is_none() && credentials.values().any(Option::is_some) {
+            return Err(format!(
+                "connection template `{}` is not among the integration's auth methods",
+                row.template
+            ));
+        }
+        let headers = config.headers.unwrap_or_default();
+        let query_params = config.query_params.unwrap_or_default();
+        let call = OpenApiCall {
+            integration: &address.integration,
+            connection: &address.connection,
+            binding: &binding,
+            input_schema: row.input_schema.as_ref(),
+            defs: &row.defs,
+            base_url: config.base_url.as_deref(),
+            headers: &headers,
+            query_params: &query_params,
+            auth: auth.as_ref(),
+            credentials: &credentials,
+            timeout_ms: self.services.config.execute_timeout_ms,
+            allow_local_network: self.services.config.allow_local_network,
+        };
+        Ok(seams::invoke(self.services.http, &call, args).await)
+    }
+
+    /// The `tool_not_found` ToolResult, with suggestions (§7.3).
+    async fn tool_not_found(&self, path: &str) -> HostReply {
+        let path = path.strip_prefix("tools.").unwrap_or(path);
+        let suggestions = self.suggest(path).await;
+        json_reply(&Failure {
+            ok: false,
+            error: FailureError {
+                code: "tool_not_found",
+                message: format!("Tool not found: {path}"),
+                details: Some(NotFoundDetails { path, suggestions }),
+            },
+        })
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl ToolHost for CatalogHost<'_> {
+    async fn call(&self, path: &str, args: Option<Value>) -> HostReply {
+        match path {
+            "search" => self.search(args).await,
+            "describe.tool" => self.describe(args).await,
+            "executor.sources.list" => self.sources_list(args).await,
+            _ => self.call_tool(path, args).await,
+        }
+    }
+}
+
+/// Whether a policy blocks the tool at `path` (annotations never block, so they do not matter).
+fn is_blocked(policies: &PolicySet, path: &str) -> bool {
+    matches!(policies.resolve(path, false).action, Action::Block)
+}
+
+fn describe_static(tool: &StaticTool) -> DescribeResult {
+    DescribeResult {
+        path: tool.address(),
+        name: tool.name.to_owned(),
+        description: Some(tool.description.to_owned()),
+        ..DescribeResult::default()
+    }
+}
+
+/// Logs `cause` under a fresh id and rejects the call with only that id (§7.3).
+fn internal(context: &str, cause: &str) -> HostReply {
+    let id = crate::ids::hex(&crate::ids::random_bytes::<4>());
+    logging::error(&format!("catalog: {context} failed [{id}]: {cause}"));
+    HostReply::Reject(format!("Internal tool error [{id}]"))
+}
+
+/// A value as JSON text, keeping the struct's field order.
+fn json_reply(value: &impl Serialize) -> HostReply {
+    match serde_json::to_string(value) {
+        Ok(text) => HostReply::Json(text),
+        Err(e) => internal("serialising a tool result", &e.to_string()),
+    }
+}
+
+fn blocked(address: &str, target: &str, decision: &Decision) -> HostReply {
+    json_reply(&Failure {
+        ok: false,
+        error: FailureError {
+            code: "tool_blocked",
+            message: format!("Tool blocked by policy: {target}"),
+            details: Some(BlockedDetails {
+                address,
+                pattern: decision.matched_pattern.as_deref(),
+                tag: "ToolBlockedError",
+            }),
+        },
+    })
+}
+
+/// `{ ok: false, error: { code, message, details? } }`.
+#[derive(Serialize)]
+struct Failure<'a, D: Serialize> {
+    ok: bool,
+    error: FailureError<'a, D>,
+}
+
+#[derive(Serialize)]
+struct FailureError<'a, D: Serialize> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<D>,
+}
+
+#[derive(Serialize)]
+struct BlockedDetails<'a> {
+    address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<&'a str>,
+    #[serde(rename = "_tag")]
+    tag: &'static str,
+}
+
+#[derive(Serialize)]
+struct NotFoundDetails<'a> {
+    path: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suggestions: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AddressDetails<'a> {
+    address: &'a str,
+}
+
+/// The parts of an OpenAPI integration's config a call uses (absent keys = unset).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallConfig {
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    headers: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    query_params: Option<BTreeMap<String, String>>,
+    /// Kept as values: one unreadable method must not break the others.
+    #[serde(default)]
+    authentication_template: Option<Vec<Value>>,
+}
+
+impl CallConfig {
+    /// The stored auth method with this slug; `None` when there is none.
+    fn template(&self, slug: &str) -> Result<Option<AuthTemplate>, String> {
+        let Some(found) = self
+            .authentication_template
+            .iter()
+            .flatten()
+            .find(|t| t.get("slug").and_then(Value::as_str) == Some(slug))
+        else {
+            return Ok(None);
+        };
+        serde_json::from_value(found.clone())
+            .map(Some)
+            .map_err(|e| format!("auth template `{slug}`: {e}"))
+    }
+}
+
+/// Validated `tools.executor.sources.list` arguments.
+struct SourcesRequest {
+    query: Option<String>,
+    limit: usize,
+    offset: usize,
+}
+
+const SOURCES_DEFAULT_LIMIT: usize = 50;
+
+impl SourcesRequest {
+    fn from_args(args: Value) -> Result<SourcesRequest, String> {
+        let map = match args {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(map) => map,
+            _ => {
+                return Err(
+                    "tools.executor.sources.list expects an object argument like \
+                            { query: \"...\" }"
+                        .into(),
+                )
+            }
+        };
+        let query = match map.get("query") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(q)) => Some(q.clone()),
+            Some(_) => return Err("tools.executor.sources.list: `query` must be a string".into()),
+        };
+        let count = |key: &str, min: u64| -> Result<Option<usize>, String> {
+            match map.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => match v.as_u64().filter(|n| *n >= min) {
+                    Some(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+                    None => Err(format!(
+                        "tools.executor.sources.list: `{key}` must be a {} integer",
+                        if min == 0 { "non-negative" } else { "positive" }
+                    )),
+                },
+            }
+        };
+        Ok(SourcesRequest {
+            query,
+            limit: count("limit", 1)?.unwrap_or(SOURCES_DEFAULT_LIMIT),
+            offset: count("offset", 0)?.unwrap_or(0),
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceItem {
+    id: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    kind: String,
+    can_remove: bool,
+    can_refresh: bool,
+    tool_count: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourcesPage {
+    items: Vec<SourceItem>,
+    total: usize,
+    has_more: bool,
+    next_offset: Option<usize>,
+}
