@@ -558,7 +558,6 @@ async fn approved_calls_reach_the_invoker_and_never_echo_the_key() {
 
 /// The full call path once `plugins::openapi::invoke` is in this build (wire 49, 50, 99).
 #[tokio::test]
-#[ignore = "needs the OpenAPI invoker (crate::plugins::openapi::invoke)"]
 async fn calls_run_against_the_upstream_with_the_connections_key() {
     let world = TestWorld::new();
     seed_openapi(
