@@ -42,14 +42,22 @@ pub fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// `cloudflare-<base36 epoch ms>-<6 random base36>`, the trace id format of upstream's 500s.
-pub fn trace_id(now_ms: f64) -> String {
+/// `N` random base-36 characters (lowercase), e.g. for `custom_<6>` slugs.
+pub fn random_base36<const N: usize>() -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let suffix: String = random_bytes::<6>()
+    random_bytes::<N>()
         .iter()
         .map(|b| DIGITS[(*b as usize) % 36] as char)
-        .collect();
-    format!("cloudflare-{}-{}", base36(now_ms.max(0.0) as u64), suffix)
+        .collect()
+}
+
+/// `cloudflare-<base36 epoch ms>-<6 random base36>`, the trace id format of upstream's 500s.
+pub fn trace_id(now_ms: f64) -> String {
+    format!(
+        "cloudflare-{}-{}",
+        base36(now_ms.max(0.0) as u64),
+        random_base36::<6>()
+    )
 }
 
 /// Lowercase hex.

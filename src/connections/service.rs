@@ -364,8 +364,8 @@ async fn write(
         integration: meta.integration.clone(),
         name: meta.name.clone(),
     };
-    // Tool production runs after every write (§8.7); see the hook for what it does today.
-    produce_connection_tools(services.sql, partition, &key).await?;
+    // Tool production runs after every write (§8.7).
+    produce_connection_tools(services, partition, &key).await?;
     get(services.sql, principal, &key).await
 }
 
@@ -439,10 +439,11 @@ pub async fn remove(
 /// `POST /connections/:owner/:integration/:name/refresh`: re-runs tool production and answers the
 /// connection's tools.
 pub async fn refresh(
-    sql: &dyn Sql,
+    services: Services<'_>,
     principal: &Principal,
     key: &ConnectionKey,
 ) -> Result<Vec<ToolSummary>, ConnectionError> {
+    let sql = services.sql;
     let partition = key.partition(principal)?;
     if find(sql, &partition, &key.integration, &key.name)
         .await?
@@ -451,7 +452,7 @@ pub async fn refresh(
         return Err(key.not_found());
     }
     connectable_integration(sql, principal.tenant(), &key.integration).await?;
-    produce_connection_tools(sql, &partition, key).await
+    produce_connection_tools(services, &partition, key).await
 }
 
 const TOOLS_SQL: &str = "SELECT name, plugin_id, description FROM tool \
@@ -465,12 +466,79 @@ struct ToolRow {
     description: String,
 }
 
-/// **Tool-production hook** (executor-behaviour.md §8.7). Upstream re-derives a connection's
-/// tools here (`produceConnectionTools`: replace its `tool`/`definition` rows wholesale, stamp
-/// `tools_synced_at`). This build has no per-connection tool production yet, so the hook only
-/// answers the connection's current rows from the `tool` table; create and refresh already call
-/// it, so wiring production in later needs no route changes.
+#[derive(Deserialize)]
+struct ProducerRow {
+    plugin_id: String,
+    config: Option<String>,
+}
+
+const PRODUCER_SQL: &str =
+    "SELECT plugin_id, config FROM integration WHERE tenant = ?1 AND slug = ?2";
+
+/// Whether a connection can call anything: OAuth connections and `none` templates always can;
+/// other templates need at least one credential item (§8.7).
+fn has_credentials(row: &ConnectionRow, config: Option<&str>) -> bool {
+    row.oauth_client.is_some()
+        || is_none_template(config, &row.template)
+        || serde_json::from_str::<BTreeMap<String, String>>(&row.item_ids)
+            .map(|items| !items.is_empty())
+            .unwrap_or(true)
+}
+
+/// **Tool production** (executor-behaviour.md §8.7): replaces the connection's `tool` rows from
+/// its integration's current state and stamps `tools_synced_at`, then answers the connection's
+/// tools. OpenAPI integrations copy their current generation's operations
+/// ([`crate::plugins::openapi::store::produce_tools`]); a connection without credentials gets no
+/// tools. Kinds without a producer in this build keep whatever rows they have.
 pub async fn produce_connection_tools(
+    services: Services<'_>,
+    partition: &Partition,
+    key: &ConnectionKey,
+) -> Result<Vec<ToolSummary>, ConnectionError> {
+    use crate::plugins::openapi::store::{self as openapi, OpenApiConfig};
+    let sql = services.sql;
+    let integration: Option<ProducerRow> = decode_rows(
+        sql.query(Statement::new(
+            PRODUCER_SQL,
+            vec![
+                partition.tenant.as_str().into(),
+                key.integration.as_str().into(),
+            ],
+        ))
+        .await?,
+    )?
+    .into_iter()
+    .next();
+    let connection = find(sql, partition, &key.integration, &key.name).await?;
+    if let (Some(integration), Some(connection)) = (integration, connection) {
+        if integration.plugin_id == openapi::PLUGIN_ID {
+            let config_text = integration.config.as_deref();
+            let config = match config_text.map(OpenApiConfig::parse).transpose() {
+                Ok(config) => config,
+                Err(e) => {
+                    return Err(ConnectionError::Internal(format!(
+                        "config of {}: {e}",
+                        key.integration
+                    )))
+                }
+            };
+            let usable = has_credentials(&connection, config_text);
+            openapi::produce_tools(
+                sql,
+                services.clock.now_ms() as i64,
+                partition,
+                &key.integration,
+                &key.name,
+                config.as_ref().filter(|_| usable),
+            )
+            .await?;
+        }
+    }
+    connection_tools(sql, partition, key).await
+}
+
+/// The connection's current `tool` rows as summaries.
+async fn connection_tools(
     sql: &dyn Sql,
     partition: &Partition,
     key: &ConnectionKey,
@@ -500,6 +568,96 @@ pub async fn produce_connection_tools(
             description: row.description,
         })
         .collect())
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    owner: Owner,
+    integration: String,
+    name: String,
+}
+
+/// Visible connections whose tools are older than their integration's last tool-affecting
+/// change (or were never produced), for integration kinds that have a producer.
+const STALE_SQL: &str = "SELECT c.owner, c.integration, c.name FROM connection c \
+     JOIN integration i ON i.tenant = c.tenant AND i.slug = c.integration \
+     WHERE c.tenant = ?1 AND (c.owner = 'org' OR (c.owner = 'user' AND c.subject = ?2)) \
+       AND i.plugin_id = 'openapi' \
+       AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at) \
+     ORDER BY c.created_at, c.owner, c.integration, c.name";
+
+/// Visible connections of one integration.
+const OF_INTEGRATION_SQL: &str = "SELECT owner, integration, name FROM connection \
+     WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2)) \
+       AND integration = ?3 \
+     ORDER BY created_at, owner, name";
+
+/// Re-produces each listed connection; one failure does not stop the others (each is logged and
+/// stays stale, so a later call retries it).
+async fn produce_all(services: Services<'_>, principal: &Principal, keys: Vec<KeyRow>) {
+    for row in keys {
+        let key = ConnectionKey {
+            owner: row.owner,
+            integration: row.integration,
+            name: row.name,
+        };
+        let Ok(partition) = key.partition(principal) else {
+            continue;
+        };
+        if let Err(e) = produce_connection_tools(services, &partition, &key).await {
+            crate::logging::warn(&format!(
+                "tool production for {}.{}.{} failed: {e:?}",
+                key.integration,
+                key.owner.as_str(),
+                key.name
+            ));
+        }
+    }
+}
+
+/// Re-produces the tools of the caller's visible connections that are stale (§8.7:
+/// `tools_synced_at` unset or older than the integration's `config_revised_at`). Run before
+/// tools are listed or searched. Best effort per connection; `Err` only when the stale set
+/// cannot be read.
+pub async fn refresh_stale(
+    services: Services<'_>,
+    principal: &Principal,
+) -> Result<(), ConnectionError> {
+    let stale: Vec<KeyRow> = decode_rows(
+        services
+            .sql
+            .query(Statement::new(
+                STALE_SQL,
+                vec![principal.tenant().into(), principal.subject().into()],
+            ))
+            .await?,
+    )?;
+    produce_all(services, principal, stale).await;
+    Ok(())
+}
+
+/// Re-produces the tools of every connection of `integration` the caller can see (after a spec
+/// update). Best effort per connection, like [`refresh_stale`].
+pub async fn refresh_integration(
+    services: Services<'_>,
+    principal: &Principal,
+    integration: &str,
+) -> Result<(), ConnectionError> {
+    let keys: Vec<KeyRow> = decode_rows(
+        services
+            .sql
+            .query(Statement::new(
+                OF_INTEGRATION_SQL,
+                vec![
+                    principal.tenant().into(),
+                    principal.subject().into(),
+                    integration.into(),
+                ],
+            ))
+            .await?,
+    )?;
+    produce_all(services, principal, keys).await;
+    Ok(())
 }
 
 /// A connection's credential inputs for a tool call: variable → value (`None` when the provider

@@ -1,6 +1,8 @@
 //! The integration catalog: the built-in `executor` entry plus the tenant's rows in D1
-//! (executor-behaviour.md §3.2–§3.3). The skeleton lists them; adding sources comes with the
-//! catalog work.
+//! (executor-behaviour.md §3.2–§3.3): list, get, patch, remove, and URL detection ([`detect`]).
+//! Adding and configuring integrations is plugin work (`crate::plugins::openapi::store`).
+
+pub mod detect;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -188,7 +190,8 @@ pub enum RemoveOutcome {
 
 /// `DELETE /api/integrations/:slug`: idempotent (unknown slugs and the built-in answer removed);
 /// deletes the tools, definitions and connections of the integration that the caller can see,
-/// then the row, atomically.
+/// the plugin's stored operations (OpenAPI `op:`/`defs:` rows — upstream leaves them orphaned),
+/// then the row, atomically. Blobs stay: they are content-addressed and may be shared.
 pub async fn remove(
     sql: &dyn Sql,
     tenant: &str,
@@ -216,6 +219,7 @@ pub async fn remove(
         scoped("DELETE FROM tool WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
         scoped("DELETE FROM definition WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
         scoped("DELETE FROM connection WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
+        crate::plugins::openapi::store::cleanup_statement(tenant, slug),
         Statement::new(
             "DELETE FROM integration WHERE tenant = ?1 AND slug = ?2",
             vec![tenant.into(), slug.into()],

@@ -147,6 +147,94 @@ async fn sql_errors_are_errors(sql: &dyn Sql) -> Result<(), String> {
     }
 }
 
+/// The SQL the OpenAPI store and the catalog rely on: bulk inserts expanded from one JSON array
+/// parameter (`json_each`), `json_extract` of objects as JSON text, ids from `randomblob`, and
+/// `IN (SELECT value FROM json_each(?))` lookups.
+async fn sql_json_functions(sql: &dyn Sql) -> Result<(), String> {
+    let (a, b) = (run_key("contract-json"), run_key("contract-json"));
+    let payload = serde_json::to_string(&[[a.as_str(), "1"], [b.as_str(), "2"]])
+        .map_err(|e| e.to_string())?;
+    let inserted = sql
+        .execute(Statement::new(
+            "INSERT INTO data_migration (name, time_completed) \
+             SELECT json_extract(value, '$[0]'), CAST(json_extract(value, '$[1]') AS INTEGER) \
+             FROM json_each(?1)",
+            vec![payload.into()],
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_eq("rows inserted from json_each", inserted, 2)?;
+    let names =
+        serde_json::to_string(&[a.as_str(), b.as_str(), "absent"]).map_err(|e| e.to_string())?;
+    let rows = sql
+        .query(Statement::new(
+            "SELECT name, time_completed FROM data_migration \
+             WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY time_completed",
+            vec![names.into()],
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_eq("rows found through json_each", rows.len(), 2)?;
+    expect_eq(
+        "bulk-inserted value",
+        rows[1].get("time_completed").cloned(),
+        Some(json!(2)),
+    )?;
+    let rows = sql
+        .query(Statement::new(
+            "SELECT json_extract(?1, '$.schema') AS schema, json_extract(?1, '$.none') AS none, \
+               json_extract(?1, '$.text') AS text, length(lower(hex(randomblob(16)))) AS id_len",
+            vec![
+                r#"{"schema": {"type": "object", "required": ["a"]}, "none": null, "text": "ü\"x"}"#
+                    .into(),
+            ],
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let row = rows.first().ok_or("no row")?.clone();
+    // Bulk payloads are one bound value far longer than D1's 100 KB limit on SQL text (the
+    // OpenAPI store sends up to ~256 KB, or one row of up to 900 KB).
+    let long = "é".repeat(200_000);
+    let payload = serde_json::to_string(&[["k", long.as_str()]]).map_err(|e| e.to_string())?;
+    let sizes = sql
+        .query(Statement::new(
+            "SELECT length(json_extract(value, '$[1]')) AS n FROM json_each(?1)",
+            vec![payload.into()],
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_eq(
+        "a 400 KB bound value",
+        sizes.first().and_then(|r| r.get("n")).cloned(),
+        Some(json!(200_000)),
+    )?;
+    expect_eq(
+        "object as JSON text",
+        row.get("schema").cloned(),
+        Some(json!(r#"{"type":"object","required":["a"]}"#)),
+    )?;
+    expect_eq(
+        "JSON null as NULL",
+        row.get("none").cloned(),
+        Some(json!(null)),
+    )?;
+    expect_eq(
+        "string as text",
+        row.get("text").cloned(),
+        Some(json!("ü\"x")),
+    )?;
+    expect_eq(
+        "random id length",
+        row.get("id_len").cloned(),
+        Some(json!(32)),
+    )?;
+    let removed = sql
+        .execute(Statement::new(DELETE, vec![a.into(), b.into()]))
+        .await
+        .map_err(|e| e.to_string())?;
+    expect_eq("deleted", removed, 2)
+}
+
 async fn blobs_round_trip(blobs: &dyn Blobs) -> Result<(), String> {
     let bytes: Vec<u8> = (0..=255u8).chain("ünï".bytes()).collect();
     let key = super::blobs::content_key("o:contract", "contract", "blob", &bytes);
@@ -188,6 +276,7 @@ pub async fn run(sql: &dyn Sql, blobs: &dyn Blobs) -> Vec<Check> {
         check("sql changes and rows", sql_changes_and_rows(sql).await),
         check("sql batch is atomic", sql_batch_is_atomic(sql).await),
         check("sql errors are errors", sql_errors_are_errors(sql).await),
+        check("sql json functions", sql_json_functions(sql).await),
         check("blobs round trip", blobs_round_trip(blobs).await),
     ]
 }
@@ -204,6 +293,6 @@ mod tests {
         let checks = run(&SqliteStore::migrated().unwrap(), &MemoryBlobs::default()).await;
         let failed: Vec<_> = checks.iter().filter(|c| !c.ok).collect();
         assert!(failed.is_empty(), "{failed:?}");
-        assert_eq!(checks.len(), 5);
+        assert_eq!(checks.len(), 6);
     }
 }

@@ -1,7 +1,10 @@
 //! An in-memory SQLite [`Sql`] for host tests, with D1's restrictions: `BEGIN`/`COMMIT` are
-//! rejected, at most 100 bound parameters, integers beyond ±2^53 refused, `batch` atomic.
+//! rejected, at most 100 bound parameters, SQL text of at most 100,000 bytes, string values of at
+//! most 2,000,000 bytes, integers beyond ±2^53 refused, `batch` atomic. It also remembers the
+//! largest statement it ran ([`SqliteStore::high_water`]) so tests can check bulk writes keep a
+//! margin below those limits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use async_trait::async_trait;
 use rusqlite::types::{Value as SqliteValue, ValueRef};
@@ -10,8 +13,24 @@ use super::{schema, Row, Sql, SqlValue, Statement, StoreError, MAX_BOUND_PARAMET
 
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
+/// D1's maximum SQL statement length (bytes of SQL text).
+pub const MAX_SQL_BYTES: usize = 100_000;
+
+/// D1's maximum string, BLOB or row size.
+pub const MAX_VALUE_BYTES: usize = 2_000_000;
+
+/// The largest sizes seen across all statements run so far (each measured separately).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HighWater {
+    pub params: usize,
+    pub sql_bytes: usize,
+    /// The longest single text parameter.
+    pub value_bytes: usize,
+}
+
 pub struct SqliteStore {
     conn: RefCell<rusqlite::Connection>,
+    high_water: Cell<HighWater>,
 }
 
 impl SqliteStore {
@@ -27,7 +46,25 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             conn: RefCell::new(conn),
+            high_water: Cell::new(HighWater::default()),
         })
+    }
+
+    /// The largest statement sizes seen so far.
+    pub fn high_water(&self) -> HighWater {
+        self.high_water.get()
+    }
+
+    fn observe(&self, statement: &Statement) {
+        let mut seen = self.high_water.get();
+        seen.params = seen.params.max(statement.params.len());
+        seen.sql_bytes = seen.sql_bytes.max(statement.sql.len());
+        for p in &statement.params {
+            if let SqlValue::Text(t) = p {
+                seen.value_bytes = seen.value_bytes.max(t.len());
+            }
+        }
+        self.high_water.set(seen);
     }
 
     /// A database without the schema (to test the schema check).
@@ -36,6 +73,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::new("open sqlite", e.to_string()))?;
         Ok(SqliteStore {
             conn: RefCell::new(conn),
+            high_water: Cell::new(HighWater::default()),
         })
     }
 }
@@ -57,14 +95,30 @@ fn check_statement(statement: &Statement) -> Result<(), StoreError> {
             ),
         ));
     }
+    if statement.sql.len() > MAX_SQL_BYTES {
+        return Err(StoreError::new(
+            "sql",
+            format!(
+                "statement too long ({} > {MAX_SQL_BYTES} bytes)",
+                statement.sql.len()
+            ),
+        ));
+    }
     for p in &statement.params {
-        if let SqlValue::Integer(i) = p {
-            if i.abs() > MAX_SAFE_INTEGER {
+        match p {
+            SqlValue::Integer(i) if i.abs() > MAX_SAFE_INTEGER => {
                 return Err(StoreError::new(
                     "sql",
                     format!("integer {i} is not exact in JavaScript"),
                 ));
             }
+            SqlValue::Text(t) if t.len() > MAX_VALUE_BYTES => {
+                return Err(StoreError::new(
+                    "sql",
+                    format!("string or blob too big ({} bytes)", t.len()),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -123,10 +177,12 @@ fn run_execute(conn: &rusqlite::Connection, statement: &Statement) -> Result<u64
 #[async_trait(?Send)]
 impl Sql for SqliteStore {
     async fn query(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        self.observe(&statement);
         run_query(&self.conn.borrow(), &statement)
     }
 
     async fn execute(&self, statement: Statement) -> Result<u64, StoreError> {
+        self.observe(&statement);
         run_execute(&self.conn.borrow(), &statement)
     }
 
@@ -136,6 +192,7 @@ impl Sql for SqliteStore {
             .transaction()
             .map_err(|e| StoreError::new("sql batch", e.to_string()))?;
         for statement in &statements {
+            self.observe(statement);
             if statement
                 .sql
                 .trim_start()
@@ -183,6 +240,13 @@ mod tests {
             ))
             .await
             .is_err());
+        let huge = SqlValue::Text("x".repeat(MAX_VALUE_BYTES + 1));
+        assert!(db
+            .query(Statement::new("SELECT ?1", vec![huge]))
+            .await
+            .is_err());
+        assert_eq!(db.high_water().value_bytes, MAX_VALUE_BYTES + 1);
+        assert_eq!(db.high_water().params, MAX_BOUND_PARAMETERS + 1);
         Ok(())
     }
 

@@ -125,7 +125,7 @@ async fn handle(
             let key = key(owner, integration, name)?;
             Ok(Response::json(
                 200,
-                &service::refresh(services.sql, &principal, &key).await?,
+                &service::refresh(services, &principal, &key).await?,
             ))
         }
         ("GET", ["providers"]) => Ok(Response::json(200, providers::PROVIDERS)),

@@ -587,18 +587,21 @@ async fn refresh_answers_the_connection_tools() {
         .call("POST", "/api/connections/org/petstore/main/refresh", None)
         .await;
     assert_eq!((r.status, body(&r)), (200, json!([])));
+    // Production replaces the connection's rows wholesale: this integration has no stored
+    // operations (its row was inserted by hand), so a stray row does not survive a refresh.
+    // (`src/http/openapi/tests.rs` covers production from a real spec.)
     insert_tool(&w, "main", "listPets").await;
     let r = w
         .call("POST", "/api/connections/org/petstore/main/refresh", None)
         .await;
+    assert_eq!((r.status, body(&r)), (200, json!([])));
     assert_eq!(
-        (r.status, body(&r)),
-        (
-            200,
-            json!([{"address": "tools.petstore.org.main.listPets", "owner": "org",
-                "integration": "petstore", "connection": "main", "name": "listPets",
-                "pluginId": "openapi", "description": "listPets does things"}])
+        count(
+            &w,
+            "SELECT COUNT(*) AS n FROM definition WHERE connection = 'main'"
         )
+        .await,
+        0
     );
     let r = w
         .call("POST", "/api/connections/org/petstore/nope/refresh", None)

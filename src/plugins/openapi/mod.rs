@@ -13,6 +13,9 @@
 //!    [`DefsIndex`]/[`defs_closure`] read back the definitions one tool's schemas need.
 //! 5. [`auth_method_descriptors`] projects stored [`AuthTemplate`]s for `authMethods`.
 //!
+//! [`store`] is the one part that is not pure: it persists OpenAPI integrations through the
+//! storage traits (generations of operation rows, blobs, config) and produces connection tools.
+//!
 //! Memory: a document costs its JSON text plus a small index; derivation parses one path item or
 //! component at a time (see [`OpenApiDocument`]). Ingesting the 13 MB GitHub spec peaks well under the
 //! 64 MB budget (`tests/memory`).
@@ -46,8 +49,8 @@ pub use naming::HttpMethod;
 pub use preview::{info, preview, DocumentInfo, ServerSummary, ServerVariableSummary, SpecPreview};
 pub use schema::{defs_blob, defs_closure, rewrite_refs, DefsIndex};
 pub use tools::{
-    derive_all_tools, derive_tools, plan_tools, tool_file_schema, ToolAnnotations, ToolDefinition,
-    ToolPlan,
+    derive_all_tools, derive_tools, plan_tools, tool_file_schema, tool_iter, ToolAnnotations,
+    ToolDefinition, ToolPlan,
 };
 
 #[cfg(test)]

@@ -86,6 +86,14 @@ fn referenced_defs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Names of the definitions `value` refers to directly (`#/$defs/<name>…` refs and
+/// discriminator mappings), decoded, in document order, possibly repeated.
+pub(crate) fn direct_def_refs(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    referenced_defs(value, &mut out);
+    out
+}
+
 /// The `defs` blob: a JSON object `{SchemaName: schema}` of every `components.schemas` entry in
 /// declaration order, refs rewritten to `#/$defs/`. Built incrementally; peak extra memory is the
 /// blob plus one parsed schema.
@@ -140,6 +148,11 @@ impl<'a> DefsIndex<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// Every definition as its raw JSON text from the blob, in name order (no parsing).
+    pub fn raw_members(&self) -> impl Iterator<Item = (&str, &'a str)> + '_ {
+        self.members.iter().map(|(name, raw)| (name.as_str(), *raw))
     }
 
     /// One definition, parsed.

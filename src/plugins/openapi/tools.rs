@@ -88,15 +88,21 @@ pub fn plan_tools(doc: &OpenApiDocument) -> Vec<ToolPlan> {
 /// Builds every tool definition, in name order, handing each to `sink` as soon as it is built.
 /// Returns how many were produced (the operation count).
 pub fn derive_tools(doc: &OpenApiDocument, mut sink: impl FnMut(ToolDefinition)) -> usize {
-    let doc_servers = doc.top("servers").map(parse_servers).unwrap_or_default();
     let mut count = 0;
-    for (head, name) in planned(doc) {
-        if let Some(tool) = build(doc, &doc_servers, &head, name) {
-            count += 1;
-            sink(tool);
-        }
+    for tool in tool_iter(doc) {
+        count += 1;
+        sink(tool);
     }
     count
+}
+
+/// The pull form of [`derive_tools`]: each definition is built when `next` is called, so a
+/// caller can await between definitions (the store flushes rows to D1 in chunks).
+pub fn tool_iter(doc: &OpenApiDocument) -> impl Iterator<Item = ToolDefinition> + '_ {
+    let doc_servers = doc.top("servers").map(parse_servers).unwrap_or_default();
+    planned(doc)
+        .into_iter()
+        .filter_map(move |(head, name)| build(doc, &doc_servers, &head, name))
 }
 
 /// All definitions at once (convenient for small specs and tests).

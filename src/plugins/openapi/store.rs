@@ -1,1 +1,0 @@
-//! OpenAPI integrations in storage: ingest, generations of operation rows, per-connection tools. (Being built.)
