@@ -26,6 +26,11 @@ pub struct Fingerprint {
     pub count: f64,
     pub updated: Option<f64>,
     pub created: f64,
+    /// Visible connections whose tools are older than their integration's configuration
+    /// (§8.7). Non-zero means "refresh, then fingerprint again"; folding the check into this
+    /// query saves the common path a D1 round trip.
+    #[serde(default)]
+    pub stale: f64,
 }
 
 struct Entry {
@@ -133,6 +138,7 @@ mod tests {
             count,
             updated: Some(1.0),
             created: count,
+            stale: 0.0,
         }
     }
 

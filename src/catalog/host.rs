@@ -95,9 +95,12 @@ impl<'a> CatalogHost<'a> {
     async fn index(&self) -> Result<Rc<SearchIndex>, CatalogError> {
         self.index
             .get_or_try_init(|| async {
-                refresh_before_reading(self.services, self.principal).await;
                 let (tenant, subject) = (self.principal.tenant(), self.principal.subject());
-                let fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                let mut fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                if fingerprint.stale > 0.0 {
+                    refresh_before_reading(self.services, self.principal).await;
+                    fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                }
                 if let Some(index) = self.cache.get(tenant, subject, &fingerprint) {
                     return Ok(index);
                 }

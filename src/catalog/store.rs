@@ -96,7 +96,13 @@ pub async fn visible_tools(
 }
 
 const FINGERPRINT_SQL: &str = "SELECT COUNT(*) AS count, MAX(updated_at) AS updated, \
-     TOTAL(created_at) AS created FROM tool \
+     TOTAL(created_at) AS created, \
+     (SELECT COUNT(*) FROM connection c JOIN integration i \
+        ON i.tenant = c.tenant AND i.slug = c.integration \
+      WHERE c.tenant = ?1 AND (c.owner = 'org' OR (c.owner = 'user' AND c.subject = ?2)) \
+        AND i.plugin_id = 'openapi' \
+        AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at)) AS stale \
+     FROM tool \
      WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2))";
 
 /// One row summarising the caller's visible tool rows (see [`super::cache`]).

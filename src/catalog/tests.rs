@@ -387,7 +387,7 @@ async fn sources_list_counts_visible_tools() {
                  "canRefresh": false, "toolCount": 28},
                 {"id": "petstore", "name": "Tiny Petstore",
                  "description": "Small petstore used in tests", "kind": "openapi",
-                 "canRemove": true, "canRefresh": true, "toolCount": 4}
+                 "canRemove": true, "canRefresh": false, "toolCount": 4}
             ],
             "total": 2, "hasMore": false, "nextOffset": null
         })
