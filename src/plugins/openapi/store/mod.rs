@@ -202,12 +202,48 @@ impl std::fmt::Display for OpenApiStoreError {
 // ---------------------------------------------------------------------------------------------
 // Requests and answers
 
-/// Where a spec comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+mod json_text;
+
+/// Where a spec comes from: `{kind: "url", url}` or `{kind: "blob", value}`.
+///
+/// Deserialised by hand: a pasted spec is the largest thing a request carries (13 MB for the
+/// GitHub REST document), and serde's internally tagged enums buffer it, then its string parser
+/// grows a scratch copy by doubling before the final copy. Here the value is borrowed raw from
+/// the request body and unescaped once into an exact-size `String` ([`json_text::unescape`]),
+/// which keeps an inline add within the Worker's memory budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecInput {
     Url { url: String },
     Blob { value: String },
+}
+
+#[derive(Deserialize)]
+struct SpecInputWire<'a> {
+    kind: &'a str,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, borrow)]
+    value: Option<&'a serde_json::value::RawValue>,
+}
+
+impl<'de> Deserialize<'de> for SpecInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wire = SpecInputWire::deserialize(deserializer)?;
+        match wire.kind {
+            "url" => match wire.url {
+                Some(url) => Ok(SpecInput::Url { url }),
+                None => Err(D::Error::missing_field("url")),
+            },
+            "blob" => {
+                let raw = wire.value.ok_or_else(|| D::Error::missing_field("value"))?;
+                json_text::unescape(raw.get())
+                    .map(|value| SpecInput::Blob { value })
+                    .ok_or_else(|| D::Error::custom("`spec.value` must be a string"))
+            }
+            other => Err(D::Error::unknown_variant(other, &["url", "blob"])),
+        }
+    }
 }
 
 /// `POST /openapi/specs`.
@@ -514,7 +550,9 @@ pub async fn add(
         SpecInput::Url { url } => Some(url.trim().to_owned()),
         SpecInput::Blob { .. } => None,
     };
+    let started_ms = services.clock.now_ms();
     let text = ingest::spec_text(services, request.spec).await?;
+    let spec_bytes = text.len();
     let doc = parse(text)?;
     let doc_info = info(&doc);
     let templates = match inputs {
@@ -559,10 +597,20 @@ pub async fn add(
         ))
         .await;
     match inserted {
-        Ok(1) => Ok(Added {
-            slug,
-            tool_count: generation.tool_count,
-        }),
+        Ok(1) => {
+            log_ingest(
+                services,
+                "add",
+                &slug,
+                generation.tool_count,
+                spec_bytes,
+                started_ms,
+            );
+            Ok(Added {
+                slug,
+                tool_count: generation.tool_count,
+            })
+        }
         Ok(_) => {
             // Someone added the slug while we were ingesting.
             discard_generation(services.sql, tenant, &slug, &generation.id).await;
@@ -573,6 +621,26 @@ pub async fn add(
             Err(e.into())
         }
     }
+}
+
+/// One log line per ingest: size, time and — in the Worker — wasm linear memory, which only
+/// grows, so in a fresh isolate it is the peak the ingest needed (issue #3 asks for it).
+fn log_ingest(
+    services: Services<'_>,
+    what: &str,
+    slug: &str,
+    tools: usize,
+    spec_bytes: usize,
+    started_ms: f64,
+) {
+    let took_ms = services.clock.now_ms() - started_ms;
+    let memory = crate::logging::linear_memory_bytes()
+        .map(|b| format!(" linear_memory_mb={:.1}", b as f64 / 1_048_576.0))
+        .unwrap_or_default();
+    crate::logging::info(&format!(
+        "openapi ingest {what}: slug={slug} tools={tools} spec_bytes={spec_bytes} \
+         took_ms={took_ms:.0}{memory}"
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,10 +805,20 @@ pub async fn update_spec(
         SpecInput::Url { url } => Some(url.trim().to_owned()),
         SpecInput::Blob { .. } => None,
     };
+    let started_ms = services.clock.now_ms();
     let text = ingest::spec_text(services, spec).await?;
+    let spec_bytes = text.len();
     let doc = parse(text)?;
     let now = services.clock.now_ms() as i64;
     let generation = ingest::write_generation(services, tenant, slug, doc, now).await?;
+    log_ingest(
+        services,
+        "update",
+        slug,
+        generation.tool_count,
+        spec_bytes,
+        started_ms,
+    );
 
     let flipped = update_config(services, tenant, slug, |current| {
         let old = current.generation.replace(generation.id.clone());
