@@ -6,5 +6,6 @@
 mod api;
 mod auth;
 mod boundary;
+mod console;
 mod mcp;
 mod support;
