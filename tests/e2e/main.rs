@@ -8,5 +8,6 @@ mod auth;
 mod boundary;
 mod catalog;
 mod catalog_big;
+mod console;
 mod mcp;
 mod support;
