@@ -34,6 +34,7 @@ use crate::connections::{ConnectionError, ConnectionKey};
 use crate::integrations;
 use crate::logging;
 use crate::plugins::openapi::{AuthTemplate, OperationBinding};
+use crate::providers::encrypted;
 use crate::sandbox::{HostReply, ToolHost};
 use crate::tools::{
     describe_args, describe_builtin, describe_tool, normalize, not_found, search_all, suggestions,
@@ -96,11 +97,19 @@ impl<'a> CatalogHost<'a> {
         self.index
             .get_or_try_init(|| async {
                 let (tenant, subject) = (self.principal.tenant(), self.principal.subject());
-                let mut fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                let (mut fingerprint, mut policies) =
+                    store::fingerprint(self.services.sql, self.principal).await?;
                 if fingerprint.stale > 0.0 {
                     refresh_before_reading(self.services, self.principal).await;
-                    fingerprint = store::fingerprint(self.services.sql, self.principal).await?;
+                    (fingerprint, policies) =
+                        store::fingerprint(self.services.sql, self.principal).await?;
                 }
+                // The same round trip brought the policies: keep them for this run unless a
+                // concurrent load got there first.
+                let _ = self
+                    .policies
+                    .get_or_try_init(|| async { Ok::<_, CatalogError>(Rc::new(policies)) })
+                    .await;
                 if let Some(index) = self.cache.get(tenant, subject, &fingerprint) {
                     return Ok(index);
                 }
@@ -129,10 +138,10 @@ impl<'a> CatalogHost<'a> {
             .await
     }
 
-    /// The index and the policies, loaded side by side.
+    /// The index and the policies: loading the index brings the policies in the same query.
     async fn visible(&self) -> Result<(Rc<SearchIndex>, Rc<PolicySet>), CatalogError> {
-        let (index, policies) = join(self.index(), self.policies()).await;
-        Ok((index?, policies?))
+        let index = self.index().await?;
+        Ok((index, self.policies().await?))
     }
 
     async fn search(&self, args: Option<Value>) -> HostReply {
@@ -370,13 +379,20 @@ impl<'a> CatalogHost<'a> {
             integration: address.integration.clone(),
             name: address.connection.clone(),
         };
-        let credentials = resolve_credentials(self.services, self.principal, &key)
-            .await
-            .map_err(|e| match e {
-                // Never a value: the variants carry names and store messages only.
-                ConnectionError::Internal(cause) => format!("credentials: {cause}"),
-                other => format!("credentials: {other:?}"),
-            })?;
+        // The `encrypted` provider's items came with the tool row; others resolve separately.
+        let credentials = match (&row.sealed, row.provider.as_str()) {
+            (Some(sealed), encrypted::PROVIDER_KEY) => {
+                encrypted::open_sealed_items(self.services.keyring, sealed)
+                    .map_err(|e| format!("credentials: {e}"))?
+            }
+            _ => resolve_credentials(self.services, self.principal, &key)
+                .await
+                .map_err(|e| match e {
+                    // Never a value: the variants carry names and store messages only.
+                    ConnectionError::Internal(cause) => format!("credentials: {cause}"),
+                    other => format!("credentials: {other:?}"),
+                })?,
+        };
         let auth = config.template(&row.template)?;
         if auth.is_none() && credentials.values().any(Option::is_some) {
             return Err(format!(

@@ -15,6 +15,7 @@ use super::cache::Fingerprint;
 use crate::auth::Principal;
 use crate::owner::{Owner, Partition};
 use crate::plugins::openapi::ToolAnnotations;
+use crate::policies::PolicySet;
 use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
 
 /// Why a stored catalog value could not be used. Logged, never shown.
@@ -95,31 +96,45 @@ pub async fn visible_tools(
     )?)
 }
 
-const FINGERPRINT_SQL: &str = "SELECT COUNT(*) AS count, MAX(updated_at) AS updated, \
+const FINGERPRINT_SQL: &str = concat!(
+    "SELECT COUNT(*) AS count, MAX(updated_at) AS updated, \
      TOTAL(created_at) AS created, \
      (SELECT COUNT(*) FROM connection c JOIN integration i \
         ON i.tenant = c.tenant AND i.slug = c.integration \
       WHERE c.tenant = ?1 AND (c.owner = 'org' OR (c.owner = 'user' AND c.subject = ?2)) \
         AND i.plugin_id = 'openapi' \
-        AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at)) AS stale \
-     FROM tool \
-     WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2))";
+        AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at)) AS stale, ",
+    crate::policies::service::visible_policies_json!(),
+    " AS policies FROM tool \
+     WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2))"
+);
 
-/// One row summarising the caller's visible tool rows (see [`super::cache`]).
+#[derive(Deserialize)]
+struct FingerprintRow {
+    #[serde(flatten)]
+    fingerprint: Fingerprint,
+    policies: Option<String>,
+}
+
+/// One row summarising the caller's visible tool rows (see [`super::cache`]), with the caller's
+/// policies: everything a run's first search needs, in one round trip.
 pub async fn fingerprint(
     sql: &dyn Sql,
     principal: &Principal,
-) -> Result<Fingerprint, CatalogError> {
-    let rows: Vec<Fingerprint> = decode_rows(
+) -> Result<(Fingerprint, PolicySet), CatalogError> {
+    let rows: Vec<FingerprintRow> = decode_rows(
         sql.query(Statement::new(
             FINGERPRINT_SQL,
             vec![principal.tenant().into(), principal.subject().into()],
         ))
         .await?,
     )?;
-    rows.into_iter()
-        .next()
-        .ok_or_else(|| CatalogError::Corrupt("the tool fingerprint query returned no row".into()))
+    let row = rows.into_iter().next().ok_or_else(|| {
+        CatalogError::Corrupt("the tool fingerprint query returned no row".into())
+    })?;
+    let policies =
+        crate::policies::service::set_from_json(row.policies.as_deref().unwrap_or("[]"))?;
+    Ok((row.fingerprint, policies))
 }
 
 /// The `$defs` a tool lists in its operation row, as one JSON object (`{}` when none), for a
@@ -231,6 +246,10 @@ pub struct CallRow {
     pub annotations: ToolAnnotations,
     /// The connection's auth template slug.
     pub template: String,
+    /// The connection's credential provider.
+    pub provider: String,
+    /// The connection's sealed `encrypted` items (`{variable: stored | null}` JSON text).
+    pub sealed: Option<String>,
     /// The integration's config (JSON text); `None` when the row has none.
     pub config: Option<String>,
     /// The operation binding (JSON text); `None` when the current generation has no row for
@@ -245,14 +264,18 @@ struct RawCallRow {
     input_schema: Option<String>,
     annotations: Option<String>,
     template: String,
+    provider: String,
+    sealed: Option<String>,
     config: Option<String>,
     binding: Option<String>,
     defs: Option<String>,
 }
 
 const CALL_SQL: &str = concat!(
-    "SELECT t.plugin_id, t.input_schema, t.annotations, c.template, i.config, \
+    "SELECT t.plugin_id, t.input_schema, t.annotations, c.template, c.provider, i.config, \
        json_extract(op.data, '$.binding') AS binding, ",
+    crate::providers::encrypted::sealed_items_of_connection!(),
+    " AS sealed, ",
     defs_of_tool!(),
     " AS defs FROM tool t \
        JOIN connection c ON c.tenant = t.tenant AND c.owner = t.owner AND c.subject = t.subject \
@@ -268,9 +291,11 @@ pub async fn tool_call(
     principal: &Principal,
     address: &DynamicAddress,
 ) -> Result<Option<CallRow>, CatalogError> {
-    let Some(params) = key_params(principal, address) else {
+    let Some(mut params) = key_params(principal, address) else {
         return Ok(None);
     };
+    // ?7: the caller's subject, for the user-then-org read of the connection's secrets.
+    params.push(principal.subject().into());
     let rows: Vec<RawCallRow> = decode_rows(sql.query(Statement::new(CALL_SQL, params)).await?)?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
@@ -282,6 +307,8 @@ pub async fn tool_call(
         defs: parse_json("tool $defs", row.defs.as_deref())?.unwrap_or_default(),
         plugin_id: row.plugin_id,
         template: row.template,
+        provider: row.provider,
+        sealed: row.sealed,
         config: row.config,
         binding: row.binding,
     }))

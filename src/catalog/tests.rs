@@ -722,10 +722,10 @@ async fn queries_per_path() {
         || CatalogHost::with_cache(counting_services(&world, &sql), &principal, cache.clone());
     let run = host();
 
-    // First search of an isolate: the fingerprint, then the rows; the policies beside them.
+    // First search of an isolate: the fingerprint (which brings the policies), then the rows.
     let page = reply_json(run.call("search", Some(json!({"query": "pets"}))).await);
     assert_eq!(page["total"], 5);
-    assert_eq!(sql.take().len(), 3);
+    assert_eq!(sql.take().len(), 2);
     // Later searches of the run and blank queries: none.
     reply_json(run.call("search", Some(json!({"query": "store"}))).await);
     reply_json(run.call("search", Some(json!({"query": ""}))).await);
@@ -751,21 +751,22 @@ async fn queries_per_path() {
     );
     assert_eq!(sql.take().len(), 1);
 
-    // A call (policies already loaded): the tool query, then the credentials (connection row
-    // and one secret).
+    // A call (policies already loaded): one query brings the tool, its binding and $defs, the
+    // integration config and the connection's sealed secrets.
     let reply = run
         .call("petstore.org.main.pets.getPet", Some(json!({"petId": 1})))
         .await;
     assert!(reached_invoker(&reply), "{reply:?}");
     let log = sql.take();
-    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log.len(), 1, "{log:?}");
     assert!(log[0].starts_with("SELECT t.plugin_id"), "{log:?}");
 
-    // The next run: a search costs the fingerprint and the policies (the index is kept).
+    // The next run: a search costs one query, the fingerprint with the policies (the index is
+    // kept).
     let run = host();
     let page = reply_json(run.call("search", Some(json!({"query": "pets"}))).await);
     assert_eq!(page["total"], 5);
-    assert_eq!(sql.take().len(), 2);
+    assert_eq!(sql.take().len(), 1);
 
     // A call first costs the tool query and the policies, side by side.
     let run = host();
@@ -788,7 +789,7 @@ async fn queries_per_path() {
         reply_json(b)["items"][0]["path"],
         "petstore.org.main.store.getInventory"
     );
-    assert_eq!(sql.take().len(), 2);
+    assert_eq!(sql.take().len(), 1);
 }
 
 #[tokio::test]

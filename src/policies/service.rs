@@ -158,6 +158,29 @@ const VISIBLE_SQL: &str =
     "SELECT id, owner, pattern, action, position, created_at, updated_at FROM tool_policy \
      WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2))";
 
+/// A SQL expression for queries where `?1` is the tenant and `?2` the caller's subject: the
+/// caller's visible policies as one JSON array, so a reader that needs them next to other data
+/// (the catalog's per-run fingerprint) pays no extra round trip. Decode with [`set_from_json`].
+macro_rules! visible_policies_json {
+    () => {
+        "(SELECT json_group_array(json_object('id', p.id, 'owner', p.owner, \
+            'pattern', p.pattern, 'action', p.action, 'position', p.position, \
+            'created_at', p.created_at, 'updated_at', p.updated_at)) \
+          FROM tool_policy p \
+          WHERE p.tenant = ?1 AND (p.owner = 'org' OR (p.owner = 'user' AND p.subject = ?2)))"
+    };
+}
+pub(crate) use visible_policies_json;
+
+/// The [`PolicySet`] of what [`visible_policies_json!`] selected.
+pub fn set_from_json(text: &str) -> Result<PolicySet, StoreError> {
+    let rows: Vec<PolicyRow> = serde_json::from_str(text)
+        .map_err(|e| StoreError::new("decode policies", e.to_string()))?;
+    let mut policies: Vec<ToolPolicy> = rows.into_iter().map(PolicyRow::into_wire).collect();
+    sort(&mut policies);
+    Ok(PolicySet::new(policies))
+}
+
 /// The tenant's org policies and the caller's own user policies, in evaluation order.
 async fn visible(sql: &dyn Sql, principal: &Principal) -> Result<Vec<ToolPolicy>, StoreError> {
     let rows: Vec<PolicyRow> = decode_rows(

@@ -11,6 +11,8 @@
 //! Values never leave through this module except as [`SecretValue`] from [`resolve`], for the
 //! single consumer that injects them into an outbound request.
 
+use std::collections::BTreeMap;
+
 use crate::app::Keyring;
 use crate::crypto::{CryptoError, SecretValue};
 use crate::owner::Partition;
@@ -95,6 +97,47 @@ pub async fn resolve(
         .and_then(|data| serde_json::from_str::<String>(data).ok())
         .ok_or(ProviderError::Corrupt)?;
     Ok(Some(keyring.secret_box()?.open(&stored)?))
+}
+
+/// A SQL expression for queries where `c` is a `connection` row and `?7` the caller's subject:
+/// the connection's sealed `encrypted` items as one JSON object `{variable: stored | null}`
+/// (user row first, then org row, as [`resolve`] reads them); `{}` for other providers. Lets a
+/// tool call fetch its credentials in the same round trip as the tool row; open the result with
+/// [`open_sealed_items`].
+macro_rules! sealed_items_of_connection {
+    () => {
+        "(SELECT json_group_object(ids.key, (SELECT s.data FROM plugin_storage s \
+            WHERE s.tenant = c.tenant AND s.plugin_id = 'encryptedSecrets' \
+              AND s.collection = 'secrets' AND s.key = ids.value \
+              AND (s.owner = 'org' OR (s.owner = 'user' AND s.subject = ?7)) \
+            ORDER BY CASE s.owner WHEN 'user' THEN 0 ELSE 1 END LIMIT 1)) \
+          FROM json_each(c.item_ids) ids WHERE c.provider = 'encrypted')"
+    };
+}
+pub(crate) use sealed_items_of_connection;
+
+/// Opens what [`sealed_items_of_connection!`] selected: variable → value (`None` when the item
+/// has no row).
+pub fn open_sealed_items(
+    keyring: &dyn Keyring,
+    sealed: &str,
+) -> Result<BTreeMap<String, Option<SecretValue>>, ProviderError> {
+    let items: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(sealed).map_err(|_| ProviderError::Corrupt)?;
+    let mut out = BTreeMap::new();
+    for (variable, stored) in items {
+        let value = match stored {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(data) => {
+                let stored: String =
+                    serde_json::from_str(&data).map_err(|_| ProviderError::Corrupt)?;
+                Some(keyring.secret_box()?.open(&stored)?)
+            }
+            _ => return Err(ProviderError::Corrupt),
+        };
+        out.insert(variable, value);
+    }
+    Ok(out)
 }
 
 const LIST_SQL: &str = "SELECT DISTINCT key FROM plugin_storage \
