@@ -96,7 +96,7 @@ pub async fn visible_tools(
     )?)
 }
 
-const FINGERPRINT_SQL: &str = concat!(
+pub(super) const FINGERPRINT_SQL: &str = concat!(
     "SELECT COUNT(*) AS count, MAX(updated_at) AS updated, \
      TOTAL(created_at) AS created, \
      (SELECT COUNT(*) FROM connection c JOIN integration i \

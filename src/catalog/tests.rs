@@ -891,3 +891,29 @@ async fn github_catalog_search_and_describe() {
         p50(describes)
     );
 }
+
+#[tokio::test]
+async fn the_fingerprint_reads_an_index_not_the_tool_rows() {
+    // The rows carry whole schemas; scanning them per run cost ~5 ms on a GitHub-sized catalog.
+    let world = TestWorld::new();
+    let sql: &'static str =
+        Box::leak(format!("EXPLAIN QUERY PLAN {}", super::store::FINGERPRINT_SQL).into_boxed_str());
+    let plan = world
+        .sql
+        .query(crate::store::Statement::new(
+            sql,
+            vec!["tenant".into(), "subject".into()],
+        ))
+        .await
+        .unwrap();
+    let details: Vec<String> = plan
+        .iter()
+        .filter_map(|row| row.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("tool USING COVERING INDEX tool_fingerprint_idx")),
+        "{details:?}"
+    );
+}

@@ -5,11 +5,16 @@
 use super::{Sql, Statement, StoreError};
 
 /// Migration files in order; the names are what wrangler records in `d1_migrations`.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init.sql", include_str!("migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init.sql", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_tool_fingerprint_index.sql",
+        include_str!("migrations/0002_tool_fingerprint_index.sql"),
+    ),
+];
 
 /// The schema version this build expects (the last migration sets it).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// What the schema check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
