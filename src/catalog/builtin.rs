@@ -1,8 +1,8 @@
 //! The built-in static tools (executor-behaviour.md §8.9): always listed, owned by the static
 //! `executor` integration, connection `coreTools`, owner `user`.
 //!
-//! This build carries them as catalog metadata (listing, search, describe, policies); running
-//! them is not wired yet, so a call answers a `tool_unavailable` ToolResult.
+//! This module is their metadata (listing, search, describe, policies); `core_tools` runs them.
+//! The OAuth, MCP and GraphQL tools are listed only: a call answers `tool_unavailable`.
 
 /// Integration slug of the built-in tools.
 pub const INTEGRATION: &str = crate::integrations::BUILT_IN_SLUG;
@@ -84,15 +84,19 @@ pub const STATIC_TOOLS: &[StaticTool] = &[
     gated(
         "coreTools.connections.create",
         CORE,
-        "Save a connection for an integration from a credential provider reference (no raw \
-         secrets) and produce its tools.",
+        "Save a connection for an integration from items a credential provider already holds \
+         (`from: {provider, id}`, or `inputs` per template variable), never from a secret \
+         value, and produce its tools; a `none` template takes neither. A connection with the \
+         same owner, integration and name is replaced. For a secret the user must type, use \
+         `connections.createHandoff`.",
         None,
     ),
     tool(
         "coreTools.connections.createHandoff",
         CORE,
         "Make a console link where the user can add a connection for an integration \
-         themselves, typing the credential in the browser instead of the chat.",
+         themselves, typing the credential in the browser instead of the chat. Answers the \
+         link and what to tell the user.",
     ),
     gated(
         "coreTools.connections.remove",
@@ -178,8 +182,9 @@ pub const STATIC_TOOLS: &[StaticTool] = &[
     gated(
         "coreTools.policies.create",
         CORE,
-        "Add a tool policy: a pattern over tool ids and the action to apply to matching \
-         tools.",
+        "Add a tool policy: a pattern over tool ids (`<integration>.*`, \
+         `executor.coreTools.connections.*`, `*`) and the action for matching tools. It goes \
+         on top of its owner's rules unless `position` is given.",
         None,
     ),
     gated(
@@ -203,8 +208,8 @@ pub const STATIC_TOOLS: &[StaticTool] = &[
     gated(
         "openapi.addSpec",
         "openapi",
-        "Install an OpenAPI document as an integration whose operations become tools once a \
-         connection exists.",
+        "Install an OpenAPI document (URL or text) as an integration under `slug`; its \
+         operations become tools once a connection exists (`connections.createHandoff`).",
         Some("Add an OpenAPI integration"),
     ),
     tool(

@@ -24,6 +24,7 @@ use super::address::{DynamicAddress, ToolAddress};
 use super::builtin::{self, StaticTool};
 use super::cache::IndexCache;
 use super::concurrent::{join, AsyncOnce};
+use super::core_tools::{self, CoreContext};
 use super::listing::refresh_before_reading;
 use super::seams::{self, Action, Decision, InvokeOutcome, OpenApiCall, PolicySet};
 use super::store::{self, CallRow, CatalogError, RowFilter};
@@ -48,6 +49,8 @@ pub struct CatalogHost<'a> {
     cache: Rc<IndexCache>,
     policies: AsyncOnce<Rc<PolicySet>>,
     index: AsyncOnce<Rc<SearchIndex>>,
+    /// The origin the run's request arrived at (built-in tools' hand-off links).
+    web_origin: Option<String>,
 }
 
 /// The isolate's index cache. Host unit tests run unrelated databases on shared threads, so
@@ -77,7 +80,14 @@ impl<'a> CatalogHost<'a> {
             cache,
             policies: AsyncOnce::default(),
             index: AsyncOnce::default(),
+            web_origin: None,
         }
+    }
+
+    /// Records the origin the run's request arrived at (`scheme://host[:port]`).
+    pub fn with_web_origin(mut self, origin: Option<&str>) -> Self {
+        self.web_origin = origin.map(str::to_owned);
+        self
     }
 
     async fn policies(&self) -> Result<Rc<PolicySet>, CatalogError> {
@@ -274,12 +284,14 @@ impl<'a> CatalogHost<'a> {
 
     async fn call_tool(&self, path: &str, args: Option<Value>) -> HostReply {
         match ToolAddress::from_sandbox_path(path) {
-            ToolAddress::Static(id) => self.call_static(&id).await,
+            ToolAddress::Static(id) => self.call_static(&id, args).await,
             ToolAddress::Dynamic(address) => self.call_dynamic(path, &address, args).await,
         }
     }
 
-    async fn call_static(&self, id: &str) -> HostReply {
+    /// A built-in tool: policy (block), then the argument check, then the approval gate, then
+    /// `core_tools` runs it. Tools this build only lists answer `tool_unavailable`.
+    async fn call_static(&self, id: &str, args: Option<Value>) -> HostReply {
         let Some(tool) = builtin::find(id) else {
             return self.tool_not_found(id).await;
         };
@@ -292,14 +304,41 @@ impl<'a> CatalogHost<'a> {
         if matches!(decision.action, Action::Block) {
             return blocked(&address, &address, &decision);
         }
-        json_reply(&Failure::<()> {
-            ok: false,
-            error: FailureError {
-                code: "tool_unavailable",
-                message: format!("Built-in tool \"{address}\" is not available in this build yet."),
-                details: None,
-            },
-        })
+        let Some(core) = core_tools::runnable(tool) else {
+            return HostReply::Json(core_tools::unavailable(&address));
+        };
+        let args = match core.check(&address, args) {
+            Ok(args) => args,
+            Err(invalid) => return HostReply::Json(invalid),
+        };
+        // ---- Approval gate for built-in tools (the one place; pausing replaces this arm) ----
+        // Durable approvals are not built yet: refuse rather than run unapproved. An explicit
+        // `approve` policy resolves to `Action::Approve` and lets the tool run.
+        if matches!(decision.action, Action::RequireApproval) {
+            return json_reply(&Failure {
+                ok: false,
+                error: FailureError {
+                    code: "approval_required",
+                    message: format!(
+                        "Tool \"{id}\" requires approval; approvals are not available yet in this \
+                         build. An `approve` policy for this tool lets it run."
+                    ),
+                    details: Some(AddressDetails { address: &address }),
+                },
+            });
+        }
+        let context = CoreContext {
+            services: self.services,
+            principal: self.principal,
+            web_base_url: core_tools::web_base_url(
+                self.services.config.public_site_url.as_deref(),
+                self.web_origin.as_deref(),
+            ),
+        };
+        match core.run(&context, args).await {
+            Ok(result) => HostReply::Json(result),
+            Err(cause) => internal(&address, &cause),
+        }
     }
 
     async fn call_dynamic(
@@ -452,12 +491,7 @@ fn is_blocked(policies: &PolicySet, path: &str) -> bool {
 }
 
 fn describe_static(tool: &StaticTool) -> DescribeResult {
-    DescribeResult {
-        path: tool.address(),
-        name: tool.name.to_owned(),
-        description: Some(tool.description.to_owned()),
-        ..DescribeResult::default()
-    }
+    core_tools::describe(tool)
 }
 
 /// Logs `cause` under a fresh id and rejects the call with only that id (§7.3).

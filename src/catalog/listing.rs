@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::address::ToolAddress;
 use super::builtin::{self, StaticTool};
+use super::core_tools;
 use super::seams;
 use super::store::{self, CatalogError, RowFilter, ToolRow};
 use crate::app::Services;
@@ -168,6 +169,27 @@ pub struct ToolSchemaView {
     pub type_script_definitions: Option<OrderedMap<String>>,
 }
 
+/// A built-in tool's view: its schemas and plain previews when it is runnable (inline schemas,
+/// so never `schemaDefinitions`), metadata only otherwise.
+fn static_schema_view(tool: &StaticTool) -> ToolSchemaView {
+    let runnable = core_tools::runnable(tool);
+    let input_schema = runnable.map(|core| core.input_schema());
+    let output_schema = runnable.map(|core| core.output_schema());
+    let (input_ts, output_ts, ts_defs) =
+        schema_previews(input_schema.as_ref(), output_schema.as_ref(), &Map::new());
+    ToolSchemaView {
+        address: tool.address(),
+        name: Some(tool.name.to_owned()),
+        description: Some(tool.description.to_owned()),
+        input_schema,
+        output_schema,
+        schema_definitions: None,
+        input_type_script: input_ts,
+        output_type_script: output_ts,
+        type_script_definitions: Some(OrderedMap(ts_defs)).filter(|d| !d.0.is_empty()),
+    }
+}
+
 /// `GET /api/tools/schema?address=`: one query for a connection tool (its row and the `$defs`
 /// its operation lists), none for a built-in. `None` when the caller has no such tool.
 pub async fn tool_schema(
@@ -176,19 +198,7 @@ pub async fn tool_schema(
     address: &str,
 ) -> Result<Option<ToolSchemaView>, CatalogError> {
     let dynamic = match ToolAddress::parse(address) {
-        ToolAddress::Static(id) => {
-            return Ok(builtin::find(&id).map(|tool| ToolSchemaView {
-                address: id.clone(),
-                name: Some(tool.name.to_owned()),
-                description: Some(tool.description.to_owned()),
-                input_schema: None,
-                output_schema: None,
-                schema_definitions: None,
-                input_type_script: None,
-                output_type_script: None,
-                type_script_definitions: None,
-            }))
-        }
+        ToolAddress::Static(id) => return Ok(builtin::find(&id).map(static_schema_view)),
         ToolAddress::Dynamic(dynamic) => dynamic,
     };
     let Some(row) = store::tool_schema(services.sql, principal, &dynamic).await? else {

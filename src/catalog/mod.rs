@@ -4,6 +4,7 @@
 //!
 //! - [`address`]: tool addresses and sandbox call paths;
 //! - [`builtin`]: the built-in static tools (metadata);
+//! - `core_tools`: running them — schemas, argument checks, the services they call;
 //! - `store`: every catalog read, one statement each (the D1 storage layout is described there);
 //! - `listing`: the two HTTP views;
 //! - `host`: [`CatalogHost`]; `cache`: search indexes kept between runs of an isolate;
@@ -16,6 +17,7 @@ pub mod address;
 pub mod builtin;
 mod cache;
 mod concurrent;
+mod core_tools;
 mod host;
 mod listing;
 mod seams;
@@ -25,6 +27,8 @@ pub use host::CatalogHost;
 pub use listing::{list_tools, tool_schema, ListFilter, ToolMetadata, ToolSchemaView};
 pub use store::CatalogError;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod core_tools_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod testing;
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -599,21 +599,17 @@ async fn calls_run_against_the_upstream_with_the_connections_key() {
 }
 
 #[tokio::test]
-async fn built_in_tools_are_not_runnable_yet() {
+async fn built_in_tools_run_unless_blocked() {
     let world = petstore_world().await;
+    let listed = result_of(
+        &world,
+        "return await tools.executor.coreTools.connections.list({});",
+    )
+    .await;
+    assert_eq!(listed["ok"], true);
     assert_eq!(
-        result_of(
-            &world,
-            "return await tools.executor.coreTools.connections.list({});"
-        )
-        .await,
-        json!({
-            "ok": false,
-            "error": {
-                "code": "tool_unavailable",
-                "message": "Built-in tool \"executor.coreTools.connections.list\" is not available in this build yet."
-            }
-        })
+        listed["data"]["connections"][0]["address"],
+        "tools.petstore.org.main"
     );
     add_policy(
         &world,
@@ -641,6 +637,7 @@ async fn mcp_execute_runs_with_the_same_catalog() {
     let dispatch = crate::mcp::server::Dispatch {
         services: world.services(),
         principal: &principal,
+        web_origin: None,
     };
     let answer = dispatch
         .answer(&json!({

@@ -14,4 +14,4 @@ pub mod service;
 pub mod wire;
 
 pub use service::{ConnectionError, ConnectionKey};
-pub use wire::{Connection, CreateRequest, PatchRequest, ToolSummary};
+pub use wire::{Connection, CreateRequest, Origin, PatchRequest, ProviderRef, ToolSummary};

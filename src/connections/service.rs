@@ -270,7 +270,7 @@ pub async fn create(
         connectable_integration(services.sql, principal.tenant(), &request.integration).await?;
     let name = name::normalize(&request.name);
     let owner = request.owner.as_str();
-    let mut meta = Meta {
+    let meta = Meta {
         integration: request.integration,
         name,
         template: request.template,
@@ -283,13 +283,32 @@ pub async fn create(
         Origin::Value(value) => BTreeMap::from([(name::DEFAULT_VARIABLE.to_string(), value)]),
         Origin::Values(values) => values,
         Origin::From { provider, id } => {
-            if !providers::is_registered(&provider) {
-                return Err(ConnectionError::ProviderNotRegistered { provider });
-            }
-            meta.provider = provider;
             let item_ids = BTreeMap::from([(name::DEFAULT_VARIABLE.to_string(), id)]);
-            return write(services, principal, &partition, &meta, item_ids, Vec::new()).await;
+            return write_references(services, principal, &partition, meta, provider, item_ids)
+                .await;
         }
+        Origin::Inputs(inputs) if !inputs.is_empty() => {
+            let mut item_ids = BTreeMap::new();
+            let mut provider: Option<String> = None;
+            for (variable, reference) in inputs {
+                match &provider {
+                    Some(p) if *p != reference.provider => {
+                        return Err(ConnectionError::InvalidInput(
+                            "A connection's inputs must all come from one credential provider."
+                                .into(),
+                        ))
+                    }
+                    Some(_) => {}
+                    None => provider = Some(reference.provider),
+                }
+                item_ids.insert(variable, reference.id);
+            }
+            let provider = provider.unwrap_or_default();
+            return write_references(services, principal, &partition, meta, provider, item_ids)
+                .await;
+        }
+        // No inputs at all: only a `none` template accepts that (checked below).
+        Origin::Inputs(_) => BTreeMap::new(),
     };
     if pasted.is_empty() && !is_none_template(config.as_deref(), &meta.template) {
         return Err(ConnectionError::InvalidInput(
@@ -313,6 +332,22 @@ pub async fn create(
     }
     drop(pasted);
     write(services, principal, &partition, &meta, item_ids, statements).await
+}
+
+/// A connection whose credential inputs are items a provider already holds.
+async fn write_references(
+    services: Services<'_>,
+    principal: &Principal,
+    partition: &Partition,
+    mut meta: Meta,
+    provider: String,
+    item_ids: BTreeMap<String, String>,
+) -> Result<Connection, ConnectionError> {
+    if !providers::is_registered(&provider) {
+        return Err(ConnectionError::ProviderNotRegistered { provider });
+    }
+    meta.provider = provider;
+    write(services, principal, partition, &meta, item_ids, Vec::new()).await
 }
 
 /// The non-secret columns of a create/upsert.

@@ -74,6 +74,16 @@ pub enum Origin {
     Values(BTreeMap<String, SecretValue>),
     /// `from`: an item that already exists in a provider.
     From { provider: String, id: String },
+    /// Existing provider items by variable (the built-in `connections.create` tool's `inputs`);
+    /// all of one provider.
+    Inputs(BTreeMap<String, ProviderRef>),
+}
+
+/// A reference to an item a credential provider already holds: never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRef {
+    pub provider: String,
+    pub id: String,
 }
 
 /// The body of `POST /connections`.

@@ -24,6 +24,18 @@ pub async fn execute(
     principal: &Principal,
     code: &str,
 ) -> Result<Envelope, ExecuteError> {
+    execute_at(services, principal, code, None).await
+}
+
+/// [`execute`] for a request that reached this Worker at `web_origin` (`scheme://host[:port]`),
+/// which browser hand-off links of the built-in tools fall back to when no public URL is
+/// configured (see `catalog::core_tools::web_base_url`).
+pub async fn execute_at(
+    services: Services<'_>,
+    principal: &Principal,
+    code: &str,
+    web_origin: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
@@ -33,7 +45,7 @@ pub async fn execute(
         ..Limits::default()
     };
     // The caller's catalog: search, describe and tool calls, loaded lazily per run.
-    let host = CatalogHost::new(services, principal);
+    let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
     let run = sandbox::run(code, &limits, &host, services.clock).await;
     Ok(envelope::from_run(&run))
 }

@@ -154,11 +154,13 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         ("POST", ["executions"]) => {
             let principal = authenticate(app, request).await?;
             let body: ExecuteBody = parse_json(&request.body)?;
-            let envelope = executions::execute(app.services, &principal, &body.code)
-                .await
-                .map_err(|e| match e {
-                    ExecuteError::EmptyCode => ApiError::bad_request(e.to_string()),
-                })?;
+            let origin = request.origin();
+            let envelope =
+                executions::execute_at(app.services, &principal, &body.code, Some(&origin))
+                    .await
+                    .map_err(|e| match e {
+                        ExecuteError::EmptyCode => ApiError::bad_request(e.to_string()),
+                    })?;
             Ok(Response::json(
                 200,
                 &json!({

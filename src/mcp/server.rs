@@ -111,6 +111,8 @@ fn tool_error(text: String) -> Value {
 pub struct Dispatch<'a> {
     pub services: Services<'a>,
     pub principal: &'a Principal,
+    /// The origin the session was created at (hand-off links of the built-in tools).
+    pub web_origin: Option<&'a str>,
 }
 
 /// What one incoming message produced.
@@ -192,7 +194,7 @@ impl Dispatch<'_> {
                  execute: `code` is required and must be a string"
             ));
         };
-        match executions::execute(self.services, self.principal, code).await {
+        match executions::execute_at(self.services, self.principal, code, self.web_origin).await {
             Ok(envelope) => {
                 let mut value = json!({
                     "content": envelope.content,

@@ -202,6 +202,7 @@ impl SessionObject<'_> {
         let dispatch = Dispatch {
             services: self.services,
             principal: &principal,
+            web_origin: Some(meta.web_origin.as_str()).filter(|o| !o.is_empty()),
         };
         let (messages, batch) = match body {
             Value::Array(items) if items.is_empty() => {

@@ -465,7 +465,7 @@ pub async fn get_config(
 // Preview and detection
 
 /// Whether a preview input is a URL to fetch rather than spec text.
-fn looks_like_url(spec: &str) -> bool {
+pub fn looks_like_url(spec: &str) -> bool {
     let spec = spec.trim();
     (spec.starts_with("https://") || spec.starts_with("http://"))
         && !spec.contains(char::is_whitespace)
