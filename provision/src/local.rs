@@ -675,8 +675,19 @@ impl LocalWorker {
                     tail(&self.logs(), 80)
                 );
             }
+            // Only trust an answer once wrangler says it listens on *our* port: a port probed
+            // free can be taken by another process (another wrangler's inspector answers 403),
+            // and an answer from it must not count as this Worker being ready.
+            let announced = self
+                .logs()
+                .contains(&format!("Ready on http://127.0.0.1:{}", self.port));
             let last = match client.get(&url).send().await {
-                Ok(resp) if !matches!(resp.status().as_u16(), 502..=504) => return Ok(()),
+                Ok(resp) if announced && !matches!(resp.status().as_u16(), 502..=504) => {
+                    return Ok(())
+                }
+                Ok(resp) if !announced => {
+                    format!("HTTP {} before wrangler announced the port", resp.status())
+                }
                 Ok(resp) => format!("last answer: HTTP {}", resp.status()),
                 Err(err) => format!("last error: {err}"),
             };

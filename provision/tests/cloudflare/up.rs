@@ -185,8 +185,15 @@ async fn first_up_creates_everything_in_a_safe_order() {
         .clone();
     assert_eq!(key.len(), 64);
 
-    // D1 migrations were applied remotely.
-    assert_eq!(st.d1[0].applied, vec!["0001_init.sql".to_string()]);
+    // D1 migrations were applied remotely: every file in the migrations directory, in order.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/store/migrations");
+    let mut expected: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the migrations directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    expected.sort();
+    assert_eq!(st.d1[0].applied, expected);
 
     // Module parts are keyed by file name with the right content types; workers.dev and
     // previews are turned off together.
