@@ -431,27 +431,7 @@ fn unescape_token(token: &str) -> String {
     if !token.contains('%') {
         return token;
     }
-    let bytes = token.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let decoded = (byte == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match decoded {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or(token)
+    String::from_utf8(crate::net::percent_decode_bytes(&token)).unwrap_or(token)
 }
 
 fn string_checks(schema: &Map<String, Value>, text: &str, path: &[String], out: &mut Issues) {

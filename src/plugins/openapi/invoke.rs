@@ -1311,7 +1311,8 @@ fn disposition_filename(header: &str) -> Option<String> {
         match key.trim().to_ascii_lowercase().as_str() {
             "filename*" => {
                 let encoded = value.trim().rsplit('\'').next().unwrap_or_default();
-                let decoded = percent_decode(encoded);
+                let decoded = String::from_utf8_lossy(&crate::net::percent_decode_bytes(encoded))
+                    .into_owned();
                 if !decoded.is_empty() {
                     return Some(decoded);
                 }
@@ -1326,30 +1327,6 @@ fn disposition_filename(header: &str) -> Option<String> {
         }
     }
     plain
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let decoded = (byte == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match decoded {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
