@@ -525,6 +525,7 @@ fn reached_invoker(reply: &HostReply) -> bool {
             .strip_prefix("Internal tool error [")
             .and_then(|rest| rest.strip_suffix(']'))
             .is_some_and(|id| id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit())),
+        HostReply::Pause(_) => false,
         HostReply::Resolve(_) | HostReply::Json(_) => {
             let value = reply_json(reply.clone());
             !matches!(
@@ -703,6 +704,7 @@ fn reply_json(reply: HostReply) -> Value {
         HostReply::Json(text) => serde_json::from_str(&text).unwrap(),
         HostReply::Resolve(value) => value,
         HostReply::Reject(message) => panic!("rejected: {message}"),
+        HostReply::Pause(request) => panic!("paused: {request:?}"),
     }
 }
 

@@ -262,6 +262,8 @@ mod tests {
             error: error.map(str::to_owned),
             logs: logs.iter().map(|s| (*s).to_owned()).collect(),
             emitted,
+            paused: None,
+            journal: None,
         }
     }
 

@@ -2,8 +2,13 @@
 //! cleanly, see [`keep_for_reuse`]), a hand-written event loop that runs
 //! QuickJS's job queue and polls the host's tool-call futures, and the native bridge functions
 //! the prelude wraps.
+//!
+//! The loop also keeps the run's journal ([`Tape`]): while recorded batches remain it delivers
+//! them instead of asking the host (checking each call was made again alike), then it goes live
+//! and records what the host answers.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -15,8 +20,9 @@ use rquickjs::{
 };
 use serde_json::Value as Json;
 
+use super::journal::{describe_call, Batch, Journal, Recorded, ReplayError, Settled};
 use super::preprocess::{self, Candidate};
-use super::{HostReply, Limits, RunResult, ToolHost};
+use super::{HostReply, Limits, PausedCall, RunResult, ToolHost, MAX_JOURNAL_BYTES};
 use crate::time::Clock;
 
 /// The prelude: a function expression taking the three bridge functions.
@@ -126,37 +132,119 @@ enum Stop {
     Timeout,
     /// Any other failure, already described.
     Failed(String),
+    /// The replay did not match its journal.
+    Diverged(ReplayError),
 }
 
-type Outcome = Result<Option<Json>, Stop>;
+/// How a run that did not fail ended.
+enum Finish {
+    /// The script's promise settled with this result.
+    Done(Option<Json>),
+    /// Nothing could happen any more but a call that asked to pause.
+    Paused(PausedCall),
+}
+
+type Outcome = Result<Finish, Stop>;
+
+/// The run's journal: recorded batches still to deliver, and what has been delivered so far.
+struct Tape {
+    seed: [u32; 4],
+    start: f64,
+    /// Recorded batches not yet delivered (a replay's input).
+    to_replay: VecDeque<Batch>,
+    /// Path and arguments of every call in `to_replay`, by number.
+    expected: HashMap<u32, (String, Option<Json>)>,
+    /// Delivered batches, replayed and live, while they fit in [`MAX_JOURNAL_BYTES`].
+    delivered: Vec<Batch>,
+    bytes: usize,
+    overflowed: bool,
+}
+
+impl Tape {
+    fn new(journal: Journal) -> Tape {
+        let expected = journal
+            .batches
+            .iter()
+            .flat_map(|b| &b.calls)
+            .map(|c| (c.seq, (c.path.clone(), c.args.clone())))
+            .collect();
+        Tape {
+            seed: journal.seed,
+            start: journal.start,
+            expected,
+            to_replay: journal.batches.into(),
+            delivered: Vec::new(),
+            bytes: 0,
+            overflowed: false,
+        }
+    }
+
+    /// Path and arguments of the recorded call numbered `seq`, if it is still to be delivered.
+    fn expected(&self, seq: u32) -> Option<&(String, Option<Json>)> {
+        self.expected.get(&seq)
+    }
+
+    fn record(&mut self, batch: Batch) {
+        if self.overflowed {
+            return;
+        }
+        self.bytes += batch
+            .calls
+            .iter()
+            .map(Settled::recorded_bytes)
+            .sum::<usize>();
+        if self.bytes > MAX_JOURNAL_BYTES {
+            self.overflowed = true;
+            self.delivered = Vec::new();
+        } else {
+            self.delivered.push(batch);
+        }
+    }
+
+    fn into_journal(self) -> Option<Journal> {
+        (!self.overflowed).then_some(Journal {
+            seed: self.seed,
+            start: self.start,
+            batches: self.delivered,
+        })
+    }
+}
 
 pub(super) async fn execute(
     code: &str,
     limits: &Limits,
     host: &dyn ToolHost,
     clock: &dyn Clock,
-) -> RunResult {
+    journal: Journal,
+) -> Result<RunResult, ReplayError> {
     let bridge = Rc::new(Bridge::default());
     let deadline = clock.now_ms() + limits.timeout_ms as f64;
-    let outcome = run_in_fresh_context(code, limits, host, clock, deadline, &bridge).await;
+    let mut tape = Tape::new(journal);
+    let outcome =
+        run_in_fresh_context(code, limits, host, clock, deadline, &bridge, &mut tape).await;
 
-    let (result, error) = match outcome {
-        Ok(value) => (value, None),
+    let (result, error, paused) = match outcome {
+        Ok(Finish::Done(value)) => (value, None, None),
+        Ok(Finish::Paused(call)) => (None, None, Some(call)),
         Err(Stop::Timeout) => (
             None,
             Some(format!(
                 "Execution timed out after {} ms",
                 limits.timeout_ms
             )),
+            None,
         ),
-        Err(Stop::Failed(message)) => (None, Some(message)),
+        Err(Stop::Failed(message)) => (None, Some(message), None),
+        Err(Stop::Diverged(e)) => return Err(e),
     };
-    RunResult {
+    Ok(RunResult {
         result,
         error,
         logs: bridge.logs.take(),
         emitted: bridge.emitted.take(),
-    }
+        paused,
+        journal: tape.into_journal(),
+    })
 }
 
 async fn run_in_fresh_context(
@@ -166,6 +254,7 @@ async fn run_in_fresh_context(
     clock: &dyn Clock,
     deadline: f64,
     bridge: &Rc<Bridge>,
+    tape: &mut Tape,
 ) -> Outcome {
     let spare = SPARE_RUNTIME.with(|slot| slot.borrow_mut().take());
     let (runtime, baseline) = match spare {
@@ -216,7 +305,7 @@ async fn run_in_fresh_context(
         timed_out: &timed_out,
         bridge,
     };
-    let outcome = driver.run(code).await;
+    let outcome = driver.run(code, tape).await;
     // Every `Persistent` handle lives inside `driver.run`, so none outlives the runtime.
     drop(context);
     runtime.set_interrupt_handler(None);
@@ -274,7 +363,16 @@ fn stack_cap(requested: usize) -> usize {
 /// Handles to the compiled script that must survive across awaits.
 struct Started {
     settle: Persistent<Function<'static>>,
+    advance: Persistent<Function<'static>>,
     finished: Persistent<Promise<'static>>,
+}
+
+/// A call handed to the host and not answered yet.
+struct InFlight<'a> {
+    seq: u32,
+    path: String,
+    args: Option<Json>,
+    reply: HostFuture<'a>,
 }
 
 type HostFuture<'a> = Pin<Box<dyn Future<Output = HostReply> + 'a>>;
@@ -295,28 +393,46 @@ impl<'a> Driver<'a> {
         ACTIVE_CLOCK.set(self.clock, || self.context.with(f))
     }
 
-    async fn run(&self, code: &str) -> Outcome {
-        let started = self.js(|ctx| self.start(&ctx, code))?;
-        let mut in_flight: Vec<(u32, HostFuture<'a>)> = Vec::new();
+    async fn run(&self, code: &str, tape: &mut Tape) -> Outcome {
+        let started = self.js(|ctx| self.start(&ctx, code, tape))?;
+        // Calls the script made that are neither settled nor handed to the host yet. While
+        // recorded batches remain, calls wait here for their recorded outcome.
+        let mut issued: BTreeMap<u32, (String, Option<Json>)> = BTreeMap::new();
+        let mut in_flight: Vec<InFlight<'a>> = Vec::new();
+        // Calls the host asked to pause, in call order.
+        let mut parked: Vec<PausedCall> = Vec::new();
 
         loop {
             self.run_jobs()?;
             if let Some(outcome) = self.finished(&started) {
-                return outcome;
+                if let Some(missing) = tape.to_replay.front().and_then(|b| b.calls.first()) {
+                    if outcome.is_ok() {
+                        return Err(Stop::Diverged(missing_call(missing)));
+                    }
+                }
+                return outcome.map(Finish::Done);
             }
 
-            // Hand new tool calls to the host. Calls with unusable arguments fail right away.
+            // New tool calls: check them against the journal; unusable arguments fail at once.
             let mut settled_now = false;
             let calls = self.bridge.calls.take();
             for call in calls {
+                if let Some((path, args)) = tape.expected(call.id) {
+                    let same = call.path == *path && call.args.as_ref().is_ok_and(|a| a == args);
+                    if !same {
+                        return Err(Stop::Diverged(ReplayError::Mismatch {
+                            seq: call.id,
+                            expected: describe_call(path, args.as_ref()),
+                            found: describe_call(
+                                &call.path,
+                                call.args.as_ref().ok().and_then(Option::as_ref),
+                            ),
+                        }));
+                    }
+                }
                 match call.args {
                     Ok(args) => {
-                        let host = self.host;
-                        let path = call.path;
-                        in_flight.push((
-                            call.id,
-                            Box::pin(async move { host.call(&path, args).await }),
-                        ));
+                        issued.insert(call.id, (call.path, args));
                     }
                     Err(message) => {
                         self.settle(&started, call.id, HostReply::Reject(message))?;
@@ -327,7 +443,38 @@ impl<'a> Driver<'a> {
             if settled_now {
                 continue;
             }
+
+            // Replaying: deliver the next recorded batch.
+            if let Some(batch) = tape.to_replay.pop_front() {
+                for call in &batch.calls {
+                    if issued.remove(&call.seq).is_none() {
+                        return Err(Stop::Diverged(missing_call(call)));
+                    }
+                    tape.expected.remove(&call.seq);
+                }
+                self.advance(&started, batch.at)?;
+                for call in &batch.calls {
+                    self.settle(&started, call.seq, recorded_reply(&call.reply))?;
+                }
+                tape.record(batch);
+                continue;
+            }
+
+            // Live: hand the waiting calls to the host.
+            for (seq, (path, args)) in std::mem::take(&mut issued) {
+                let host = self.host;
+                let (call_path, call_args) = (path.clone(), args.clone());
+                in_flight.push(InFlight {
+                    seq,
+                    path,
+                    args,
+                    reply: Box::pin(async move { host.call(&call_path, call_args).await }),
+                });
+            }
             if in_flight.is_empty() {
+                if !parked.is_empty() {
+                    return Ok(Finish::Paused(parked.swap_remove(0)));
+                }
                 return Err(Stop::Failed(
                     "Execution stalled: the script is waiting on a promise that nothing can settle \
                      (the sandbox has no timers)"
@@ -344,9 +491,9 @@ impl<'a> Driver<'a> {
                 let mut ready = Vec::new();
                 let mut index = 0;
                 while index < in_flight.len() {
-                    if let Poll::Ready(reply) = in_flight[index].1.as_mut().poll(cx) {
-                        let (id, _) = in_flight.swap_remove(index);
-                        ready.push((id, reply));
+                    if let Poll::Ready(reply) = in_flight[index].reply.as_mut().poll(cx) {
+                        let call = in_flight.swap_remove(index);
+                        ready.push((call.seq, call.path, call.args, reply));
                     } else {
                         index += 1;
                     }
@@ -364,19 +511,55 @@ impl<'a> Driver<'a> {
             let Some(mut replies) = replies else {
                 return Err(Stop::Timeout);
             };
-            if self.clock.now_ms() >= self.deadline {
+            let now = self.clock.now_ms();
+            if now >= self.deadline {
                 return Err(Stop::Timeout);
             }
             // swap_remove shuffles; settle in call order for determinism.
-            replies.sort_by_key(|(id, _)| *id);
-            for (id, reply) in replies {
-                self.settle(&started, id, reply)?;
+            replies.sort_by_key(|(seq, ..)| *seq);
+            let mut batch = Batch {
+                at: now,
+                calls: Vec::with_capacity(replies.len()),
+            };
+            for (seq, path, args, reply) in replies {
+                let reply = match reply {
+                    HostReply::Pause(request) if !tape.overflowed => {
+                        parked.push(PausedCall {
+                            seq,
+                            path,
+                            args,
+                            request,
+                        });
+                        continue;
+                    }
+                    HostReply::Pause(_) => HostReply::Reject(format!(
+                        "tools.{path} needs approval, but this execution cannot pause: the tool \
+                         results it already received exceed the {} KiB an execution may keep \
+                         while it waits. Make the call that needs approval from a smaller script.",
+                        MAX_JOURNAL_BYTES / 1024
+                    )),
+                    other => other,
+                };
+                batch.calls.push(Settled {
+                    seq,
+                    path,
+                    args,
+                    reply: record_reply(reply),
+                });
             }
+            if batch.calls.is_empty() {
+                continue;
+            }
+            self.advance(&started, batch.at)?;
+            for call in &batch.calls {
+                self.settle(&started, call.seq, recorded_reply(&call.reply))?;
+            }
+            tape.record(batch);
         }
     }
 
     /// Evaluates the prelude, installs the bridge, compiles the script and starts it.
-    fn start(&self, ctx: &Ctx<'_>, code: &str) -> Result<Started, Stop> {
+    fn start(&self, ctx: &Ctx<'_>, code: &str, tape: &Tape) -> Result<Started, Stop> {
         let prelude: Function = ctx
             .eval_with_options(PRELUDE, eval_options(PRELUDE_FILE))
             .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
@@ -398,14 +581,18 @@ impl<'a> Driver<'a> {
             }
         };
 
+        let seed: Vec<f64> = tape.seed.iter().map(|w| f64::from(*w)).collect();
         let api: Object = prelude
-            .call((host_call, host_log, host_emit))
+            .call((host_call, host_log, host_emit, seed, tape.start))
             .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
         let start: Function = api
             .get("start")
             .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
         let settle: Function = api
             .get("settle")
+            .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
+        let advance: Function = api
+            .get("advance")
             .map_err(|e| self.stop_for(ctx, e, "the sandbox prelude failed"))?;
 
         let (main, is_expression) = self.compile(ctx, &preprocess::candidates(code))?;
@@ -415,6 +602,7 @@ impl<'a> Driver<'a> {
 
         Ok(Started {
             settle: Persistent::save(ctx, settle),
+            advance: Persistent::save(ctx, advance),
             finished: Persistent::save(ctx, finished),
         })
     }
@@ -480,7 +668,7 @@ impl<'a> Driver<'a> {
     }
 
     /// The script's outcome once its promise has settled.
-    fn finished(&self, started: &Started) -> Option<Outcome> {
+    fn finished(&self, started: &Started) -> Option<Result<Option<Json>, Stop>> {
         self.js(|ctx| {
             let promise = match started.finished.clone().restore(&ctx) {
                 Ok(promise) => promise,
@@ -507,6 +695,8 @@ impl<'a> Driver<'a> {
             HostReply::Resolve(value) => (true, value.to_string()),
             HostReply::Json(text) => (true, text),
             HostReply::Reject(message) => (false, message),
+            // Parked by the loop; never delivered.
+            HostReply::Pause(_) => return Ok(()),
         };
         self.js(|ctx| {
             let settle = started
@@ -520,6 +710,20 @@ impl<'a> Driver<'a> {
         })
     }
 
+    /// Moves the clock the script sees.
+    fn advance(&self, started: &Started, at: f64) -> Result<(), Stop> {
+        self.js(|ctx| {
+            let advance = started
+                .advance
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            advance
+                .call::<_, ()>((at,))
+                .map_err(|e| self.stop_for(&ctx, e, "moving the sandbox clock failed"))
+        })
+    }
+
     /// Converts an rquickjs error into a stop reason, describing a pending JS exception.
     fn stop_for(&self, ctx: &Ctx<'_>, error: rquickjs::Error, context: &str) -> Stop {
         if self.timed_out.get() {
@@ -529,6 +733,38 @@ impl<'a> Driver<'a> {
             rquickjs::Error::Exception => Stop::Failed(describe(ctx, ctx.catch())),
             other => Stop::Failed(format!("{context}: {other}")),
         }
+    }
+}
+
+/// A host reply as the journal keeps it. JSON text a host promised to be valid is checked here,
+/// so that what is recorded is exactly what the script is given.
+fn record_reply(reply: HostReply) -> Recorded {
+    let text = match reply {
+        HostReply::Resolve(value) => value.to_string(),
+        HostReply::Json(text) => text,
+        HostReply::Reject(message) => return Recorded::Err(message),
+        HostReply::Pause(request) => {
+            return Recorded::Err(format!("{} cannot be paused here", request.address))
+        }
+    };
+    match serde_json::value::RawValue::from_string(text) {
+        Ok(raw) => Recorded::Ok(raw),
+        Err(e) => Recorded::Err(format!("the tool answered invalid JSON: {e}")),
+    }
+}
+
+/// What a recorded outcome delivers to the script.
+fn recorded_reply(recorded: &Recorded) -> HostReply {
+    match recorded {
+        Recorded::Ok(raw) => HostReply::Json(raw.get().to_owned()),
+        Recorded::Err(message) => HostReply::Reject(message.clone()),
+    }
+}
+
+fn missing_call(call: &Settled) -> ReplayError {
+    ReplayError::Missing {
+        seq: call.seq,
+        expected: describe_call(&call.path, call.args.as_ref()),
     }
 }
 

@@ -8,6 +8,16 @@
 //! calls [`ToolHost::call`] with path `"a.b"`), `console.log|info|warn|error|debug`, `emit`, and a
 //! `fetch` that always throws. There are no timers, no modules and no network.
 //!
+//! Runs are deterministic given their [`Journal`] (see `journal.rs`): `Math.random` is seeded per
+//! execution, `Date.now()`/`new Date()` only move when tool outcomes are delivered, and every
+//! settled call is recorded. [`replay`] re-runs code against a journal — recorded outcomes first,
+//! then live calls — which is how a paused execution continues in another isolate.
+//!
+//! Pausing: a host may answer a call with [`HostReply::Pause`]. The call then stays pending while
+//! everything else runs on; once nothing else can happen (no job queued, no other call in flight)
+//! and the script has not finished, the run ends *paused* at the first such call
+//! ([`RunResult::paused`]). A script that finishes without awaiting a paused call just finishes.
+//!
 //! Values cross the boundary as JSON text only: tool arguments (first argument only), tool
 //! results, emitted values and the script's result.
 //!
@@ -22,7 +32,10 @@
 //! endless loops (later than the deadline, but before any platform CPU limit would matter).
 
 mod engine;
+pub mod journal;
 mod preprocess;
+
+pub use journal::{Batch, Journal, Recorded, ReplayError, Settled, MAX_JOURNAL_BYTES};
 
 use crate::time::Clock;
 
@@ -59,6 +72,27 @@ pub enum HostReply {
     Json(String),
     /// The call's promise rejects with `new Error(message)`.
     Reject(String),
+    /// The call cannot be answered now (it needs a decision from outside); see the module docs.
+    Pause(PauseRequest),
+}
+
+/// Why a call paused, for whoever will decide on it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PauseRequest {
+    /// The tool's address (`tools.petstore.org.main.pets.getPet`).
+    pub address: String,
+    /// What to ask the user.
+    pub message: String,
+}
+
+/// The call a run paused at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PausedCall {
+    /// The call's number in the run (see [`Settled::seq`]).
+    pub seq: u32,
+    pub path: String,
+    pub args: Option<serde_json::Value>,
+    pub request: PauseRequest,
 }
 
 /// The host side of `tools.<path>(args)`.
@@ -106,12 +140,42 @@ pub struct RunResult {
     pub logs: Vec<String>,
     /// Values passed to `emit()`, in order.
     pub emitted: Vec<serde_json::Value>,
+    /// Set when the run stopped at a paused call instead of finishing (`result` and `error` are
+    /// then `None`).
+    pub paused: Option<PausedCall>,
+    /// What the run observed, replayed ones included; `None` once it outgrew
+    /// [`MAX_JOURNAL_BYTES`] (a call that asks to pause after that is rejected instead).
+    pub journal: Option<Journal>,
 }
 
 /// Runs `code` in a fresh sandbox and reports its outcome. Never panics on script behaviour:
 /// every failure (syntax error, exception, timeout, memory exhaustion) becomes `error`.
 pub async fn run(code: &str, limits: &Limits, host: &dyn ToolHost, clock: &dyn Clock) -> RunResult {
-    engine::execute(code, limits, host, clock).await
+    let journal = Journal::fresh(clock.now_ms());
+    match engine::execute(code, limits, host, clock, journal).await {
+        Ok(result) => result,
+        // A fresh journal has nothing to replay, so nothing can diverge.
+        Err(e) => RunResult {
+            result: None,
+            error: Some(e.to_string()),
+            logs: Vec::new(),
+            emitted: Vec::new(),
+            paused: None,
+            journal: None,
+        },
+    }
+}
+
+/// Runs `code` again in a fresh sandbox, feeding it the seed, clock and tool outcomes of
+/// `journal` before going on live. Fails when the script does not make the recorded calls again.
+pub async fn replay(
+    code: &str,
+    limits: &Limits,
+    host: &dyn ToolHost,
+    clock: &dyn Clock,
+    journal: Journal,
+) -> Result<RunResult, ReplayError> {
+    engine::execute(code, limits, host, clock, journal).await
 }
 
 #[cfg(test)]

@@ -1,12 +1,17 @@
 // Sandbox prelude. Evaluated once per run, before the agent's code, as a function expression.
-// The engine calls it with three native bridge functions; they are only reachable through this
-// closure (never through globalThis). It installs the sandbox globals and hands back the two
-// entry points the engine needs: `start` (run the compiled script) and `settle` (deliver a tool
-// call's outcome).
+// The engine calls it with three native bridge functions, the run's random seed (four 32-bit
+// words) and its starting clock; the bridge functions are only reachable through this closure
+// (never through globalThis). It installs the sandbox globals and hands back the entry points the
+// engine needs: `start` (run the compiled script), `settle` (deliver a tool call's outcome) and
+// `advance` (move the clock the script sees).
+//
+// Determinism (see journal.rs): Math.random is a seeded generator, and the clock behind
+// Date.now(), new Date(), Date() and performance.now() only moves when the engine calls `advance`,
+// so a replayed run with the same seed and outcomes computes the same values.
 // The leading `0,` keeps the function expression out of parentheses: QuickJS scans ahead to the
 // matching `)` of any parenthesised expression (looking for `=>`), which would lex the whole
 // prelude twice.
-0, function (hostCall, hostLog, hostEmit) {
+0, function (hostCall, hostLog, hostEmit, seed, startMs) {
   "use strict";
 
   // Keep our own references so that a script replacing JSON, Promise, Map, ... cannot interfere
@@ -20,6 +25,73 @@
   const ProxyCtor = Proxy;
   const MapCtor = Map;
   const StringCtor = String;
+  const DateCtor = Date;
+  const ReflectConstruct = Reflect.construct;
+  const defineProperty = Object.defineProperty;
+
+  // The clock the script sees.
+  let clockMs = startMs;
+
+  // Math.random: sfc32 (a small counter-based generator), two outputs per 53-bit double.
+  let s0 = seed[0] >>> 0;
+  let s1 = seed[1] >>> 0;
+  let s2 = seed[2] >>> 0;
+  let s3 = seed[3] >>> 0;
+  function next32() {
+    const t = (((s0 + s1) | 0) + s3) | 0;
+    s3 = (s3 + 1) | 0;
+    s0 = s1 ^ (s1 >>> 9);
+    s1 = (s2 + (s2 << 3)) | 0;
+    s2 = (s2 << 21) | (s2 >>> 11);
+    s2 = (s2 + t) | 0;
+    return t >>> 0;
+  }
+  for (let i = 0; i < 12; i++) next32();
+  Math.random = function random() {
+    const high = next32() >>> 5;
+    const low = next32() >>> 6;
+    return (high * 67108864 + low) / 9007199254740992;
+  };
+
+  // Date: the same constructor and prototype, but "now" is the sandbox clock.
+  const SandboxDate = new ProxyCtor(DateCtor, {
+    construct(target, args, newTarget) {
+      return ReflectConstruct(target, args.length === 0 ? [clockMs] : args, newTarget);
+    },
+    apply() {
+      return new DateCtor(clockMs).toString();
+    },
+  });
+  defineProperty(DateCtor, "now", {
+    value: function now() {
+      return clockMs;
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  defineProperty(DateCtor.prototype, "constructor", {
+    value: SandboxDate,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  global.Date = SandboxDate;
+
+  // performance.now(): milliseconds since the start, on the same clock.
+  const performanceObject = {};
+  defineProperty(performanceObject, "now", {
+    value: function now() {
+      return clockMs - startMs;
+    },
+  });
+  defineProperty(performanceObject, "timeOrigin", { value: startMs });
+  defineProperty(global, "performance", {
+    value: performanceObject,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 
   const waiting = new MapCtor();
 
@@ -159,5 +231,9 @@
     });
   }
 
-  return { start: start, settle: settle };
+  function advance(ms) {
+    clockMs = ms;
+  }
+
+  return { start: start, settle: settle, advance: advance };
 }

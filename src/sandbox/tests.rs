@@ -696,3 +696,314 @@ fn context_intrinsic_costs() {
     time::<(WeakRef,)>("+weakref", &rt);
     time::<(DOMException,)>("+domexception", &rt);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Journals, pauses and replays
+
+/// Answers `gate.*` with a pause, everything else like [`TestHost`]; counts live calls.
+#[derive(Default)]
+struct GateHost {
+    calls: RefCell<Vec<String>>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl ToolHost for GateHost {
+    async fn call(&self, path: &str, args: Option<Value>) -> HostReply {
+        self.calls.borrow_mut().push(path.to_owned());
+        tokio::task::yield_now().await;
+        if path.starts_with("gate.") {
+            return HostReply::Pause(PauseRequest {
+                address: format!("tools.{path}"),
+                message: format!("Approve {path}?"),
+            });
+        }
+        HostReply::Json(format!(
+            r#"{{"zfirst":true,"path":"{path}","args":{}}}"#,
+            args.map(|a| a.to_string()).unwrap_or_else(|| "null".into())
+        ))
+    }
+}
+
+/// A clock that moves 1 s per reading.
+struct TickingClock(std::cell::Cell<f64>);
+
+impl crate::time::Clock for TickingClock {
+    fn now_ms(&self) -> f64 {
+        let now = self.0.get();
+        self.0.set(now + 1000.0);
+        now
+    }
+}
+
+fn ticking() -> TickingClock {
+    TickingClock(std::cell::Cell::new(1_000_000.0))
+}
+
+/// The journal plus the outcome of the paused call.
+fn decided(mut journal: Journal, paused: &PausedCall, at: f64, reply: Recorded) -> Journal {
+    journal.batches.push(Batch {
+        at,
+        calls: vec![Settled {
+            seq: paused.seq,
+            path: paused.path.clone(),
+            args: paused.args.clone(),
+            reply,
+        }],
+    });
+    journal
+}
+
+fn ok_reply(json: &str) -> Recorded {
+    Recorded::Ok(serde_json::value::RawValue::from_string(json.to_owned()).unwrap())
+}
+
+#[tokio::test]
+async fn clock_and_random_are_deterministic_under_replay() {
+    let code = "const before = [Date.now(), new Date().getTime(), typeof Date(), \
+                new Date(5).getTime(), performance.now(), new Date() instanceof Date, \
+                new Date().constructor === Date];\n\
+                const r = [Math.random(), Math.random()];\n\
+                await tools.x.one({});\n\
+                return { before, r, after: Date.now(), r2: Math.random(), perf: performance.now() };";
+    let host = GateHost::default();
+    let clock = ticking();
+    let first = run(code, &Limits::default(), &host, &clock).await;
+    assert_eq!(first.error, None);
+    let journal = first.journal.clone().unwrap();
+    let result = first.result.unwrap();
+    // The clock stands still until an outcome is delivered, then shows the delivery time.
+    let start = journal.start as u64;
+    assert_eq!(
+        result["before"],
+        json!([start, start, "string", 5, 0, true, true])
+    );
+    assert_eq!(journal.batches.len(), 1);
+    let at = journal.batches[0].at as u64;
+    assert!(at > start);
+    assert_eq!(result["after"], json!(at));
+    assert_eq!(result["perf"], json!(at - start));
+    let r = result["r"].as_array().unwrap();
+    assert!(r.iter().all(|v| (0.0..1.0).contains(&v.as_f64().unwrap())));
+    assert_ne!(r[0], r[1]);
+
+    // A replay with the journal sees the same values without calling the host.
+    let replay_host = GateHost::default();
+    let again = replay(
+        code,
+        &Limits::default(),
+        &replay_host,
+        &ticking(),
+        journal.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.result.unwrap(), result);
+    assert!(replay_host.calls.borrow().is_empty());
+    assert_eq!(again.journal.unwrap(), journal);
+
+    // Another execution gets another seed.
+    let other = run(code, &Limits::default(), &GateHost::default(), &ticking()).await;
+    assert_ne!(other.result.unwrap()["r"], result["r"]);
+}
+
+#[tokio::test]
+async fn a_paused_call_ends_the_run_and_a_replay_continues_it() {
+    let code = "console.log('start');\n\
+                const a = await tools.x.one({ n: 1 });\n\
+                let b;\n\
+                try { b = await tools.gate.two({ n: 2 }); } catch (e) { b = 'rejected: ' + e.message; }\n\
+                const c = await tools.x.three();\n\
+                return { a, b, c, r: Math.random() };";
+    let host = GateHost::default();
+    let clock = ticking();
+    let first = run(code, &Limits::default(), &host, &clock).await;
+    assert_eq!((first.result.clone(), first.error.clone()), (None, None));
+    let paused = first.paused.clone().unwrap();
+    assert_eq!(paused.seq, 2);
+    assert_eq!(paused.path, "gate.two");
+    assert_eq!(paused.args, Some(json!({ "n": 2 })));
+    assert_eq!(paused.request.address, "tools.gate.two");
+    assert_eq!(first.logs, vec!["[log] start"]);
+    let journal = first.journal.unwrap();
+    assert_eq!(journal.batches.len(), 1);
+    assert_eq!(journal.batches[0].calls[0].path, "x.one");
+    assert_eq!(*host.calls.borrow(), vec!["x.one", "gate.two"]);
+
+    // Accepted: the decision is the paused call's outcome; only later calls are live.
+    let resumed_host = GateHost::default();
+    let journal = decided(
+        journal,
+        &paused,
+        5e6,
+        ok_reply(r#"{"ok":true,"approved":1}"#),
+    );
+    let resumed = replay(
+        code,
+        &Limits::default(),
+        &resumed_host,
+        &clock,
+        journal.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resumed.error, None);
+    assert_eq!(*resumed_host.calls.borrow(), vec!["x.three"]);
+    let result = resumed.result.unwrap();
+    assert_eq!(result["b"], json!({ "ok": true, "approved": 1 }));
+    assert_eq!(result["a"]["path"], "x.one");
+    assert_eq!(result["c"]["path"], "x.three");
+    // Logs come from the whole run, replayed part included.
+    assert_eq!(resumed.logs, vec!["[log] start"]);
+    // Upstream key order is what the script sees.
+    assert!(serde_json::to_string(&result["a"]).is_ok());
+    let recorded = resumed.journal.unwrap();
+    assert_eq!(recorded.batches.len(), 3);
+    assert_eq!(recorded.batches[..2], journal.batches[..]);
+
+    // Declined: the paused call rejects.
+    let journal = decided(
+        first_journal(code).await.0,
+        &paused,
+        5e6,
+        Recorded::Err("declined".into()),
+    );
+    let declined = replay(
+        code,
+        &Limits::default(),
+        &GateHost::default(),
+        &clock,
+        journal,
+    )
+    .await
+    .unwrap();
+    assert_eq!(declined.result.unwrap()["b"], "rejected: declined");
+}
+
+/// A fresh run of `code` against [`GateHost`]: its journal and paused call.
+async fn first_journal(code: &str) -> (Journal, PausedCall) {
+    let out = run(code, &Limits::default(), &GateHost::default(), &ticking()).await;
+    (out.journal.unwrap(), out.paused.unwrap())
+}
+
+#[tokio::test]
+async fn concurrent_gates_pause_one_at_a_time() {
+    let code =
+        "const [a, b, c] = await Promise.all([tools.gate.a(1), tools.x.b(2), tools.gate.c(3)]);\n\
+                return [a.path ?? a, b.path, c.path ?? c];";
+    let (journal, paused) = first_journal(code).await;
+    // The other calls settled (and were recorded) before the run paused at the first gate.
+    assert_eq!(paused.path, "gate.a");
+    assert_eq!(journal.batches.len(), 1);
+    assert_eq!(journal.batches[0].calls[0].path, "x.b");
+
+    let journal = decided(journal, &paused, 7e6, ok_reply("\"A\""));
+    let host = GateHost::default();
+    let second = replay(code, &Limits::default(), &host, &ticking(), journal)
+        .await
+        .unwrap();
+    let paused_c = second.paused.clone().unwrap();
+    assert_eq!((paused_c.seq, paused_c.path.as_str()), (3, "gate.c"));
+    // Only the still-open gate went to the host again.
+    assert_eq!(*host.calls.borrow(), vec!["gate.c"]);
+
+    let journal = decided(second.journal.unwrap(), &paused_c, 8e6, ok_reply("\"C\""));
+    let host = GateHost::default();
+    let done = replay(code, &Limits::default(), &host, &ticking(), journal)
+        .await
+        .unwrap();
+    assert_eq!(done.result, Some(json!(["A", "x.b", "C"])));
+    assert!(host.calls.borrow().is_empty());
+}
+
+#[tokio::test]
+async fn scripts_that_do_not_await_a_gate_just_finish() {
+    let out = run(
+        "tools.gate.never(); return 1",
+        &Limits::default(),
+        &GateHost::default(),
+        &ticking(),
+    )
+    .await;
+    assert_eq!((out.result, out.paused), (Some(json!(1)), None));
+}
+
+#[tokio::test]
+async fn replays_that_diverge_are_typed_errors() {
+    let code = "const n = await tools.x.one({ n: 1 }); return await tools.gate.two({ n: 2 });";
+    let (journal, paused) = first_journal(code).await;
+    let journal = decided(journal, &paused, 9e6, ok_reply("2"));
+
+    // Other arguments for a recorded call.
+    let changed = "const n = await tools.x.one({ n: 5 }); return await tools.gate.two({ n: 2 });";
+    let e = replay(
+        changed,
+        &Limits::default(),
+        &GateHost::default(),
+        &ticking(),
+        journal.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ReplayError::Mismatch { seq: 1, .. }), "{e:?}");
+    assert!(e
+        .to_string()
+        .starts_with("the script did not replay deterministically"));
+    assert!(e.to_string().contains(r#"tools.x.one({"n":5})"#), "{e}");
+
+    // A recorded call that is not made again.
+    let shorter = "return 3";
+    let e = replay(
+        shorter,
+        &Limits::default(),
+        &GateHost::default(),
+        &ticking(),
+        journal.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ReplayError::Missing { seq: 1, .. }), "{e:?}");
+
+    // Randomness steering the calls is replayed, so the same code never diverges.
+    let random = "const i = Math.floor(Math.random() * 1000);\n\
+                  await tools.x.one({ i });\n\
+                  return await tools.gate.two({ i });";
+    let (journal, paused) = first_journal(random).await;
+    let journal = decided(journal, &paused, 9e6, ok_reply("true"));
+    let out = replay(
+        random,
+        &Limits::default(),
+        &GateHost::default(),
+        &ticking(),
+        journal,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, Some(json!(true)));
+}
+
+#[tokio::test]
+async fn oversized_journals_reject_gated_calls_instead_of_pausing() {
+    struct Big;
+    #[async_trait::async_trait(?Send)]
+    impl ToolHost for Big {
+        async fn call(&self, path: &str, _args: Option<Value>) -> HostReply {
+            if path.starts_with("gate.") {
+                return HostReply::Pause(PauseRequest {
+                    address: format!("tools.{path}"),
+                    message: "Approve?".into(),
+                });
+            }
+            HostReply::Json(format!("\"{}\"", "x".repeat(300 * 1024)))
+        }
+    }
+    let code = "for (let i = 0; i < 4; i++) await tools.big.read();\n\
+                try { await tools.gate.write(); return 'paused?'; } catch (e) { return e.message; }";
+    let out = run(code, &Limits::default(), &Big, &ticking()).await;
+    assert_eq!(out.paused, None);
+    assert!(out.journal.is_none());
+    let message = out.result.unwrap();
+    assert!(
+        message.as_str().unwrap().contains("cannot pause"),
+        "{message}"
+    );
+}
