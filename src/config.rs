@@ -73,6 +73,9 @@ pub struct Config {
     pub execute_timeout_ms: u64,
     /// Memory cap of one sandbox runtime.
     pub execute_memory_bytes: usize,
+    /// How long a paused execution stays resumable, and how long a settled one keeps its outcome
+    /// for repeated resumes (`EXECUTION_PAUSE_TTL_SECONDS`).
+    pub execution_pause_ttl_ms: u64,
     /// Optional pinned public origin of the console (`VITE_PUBLIC_SITE_URL`).
     pub public_site_url: Option<String>,
 }
@@ -98,6 +101,9 @@ impl std::error::Error for ConfigError {}
 pub const DEFAULT_EXECUTE_TIMEOUT_MS: u64 = 30_000;
 pub const MIN_EXECUTE_TIMEOUT_MS: u64 = 100;
 pub const DEFAULT_EXECUTE_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_EXECUTION_PAUSE_TTL_SECONDS: u64 = 24 * 60 * 60;
+/// Bounds of `EXECUTION_PAUSE_TTL_SECONDS`: one minute to 30 days.
+pub const EXECUTION_PAUSE_TTL_SECONDS_RANGE: (u64, u64) = (60, 30 * 24 * 60 * 60);
 const MIN_SECRET_KEY_CHARS: usize = 16;
 
 /// Org slugs that would collide with console or API paths.
@@ -323,6 +329,20 @@ impl Config {
                 }
             },
         };
+        let (min_ttl, max_ttl) = EXECUTION_PAUSE_TTL_SECONDS_RANGE;
+        let execution_pause_ttl_ms = match var("EXECUTION_PAUSE_TTL_SECONDS") {
+            None => DEFAULT_EXECUTION_PAUSE_TTL_SECONDS,
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs) if (min_ttl..=max_ttl).contains(&secs) => secs,
+                _ => {
+                    problems.push(format!(
+                        "EXECUTION_PAUSE_TTL_SECONDS must be a whole number of seconds between \
+                         {min_ttl} and {max_ttl}"
+                    ));
+                    DEFAULT_EXECUTION_PAUSE_TTL_SECONDS
+                }
+            },
+        } * 1000;
 
         let public_site_url =
             var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
@@ -354,6 +374,7 @@ impl Config {
                 .unwrap_or(false),
             execute_timeout_ms,
             execute_memory_bytes,
+            execution_pause_ttl_ms,
             public_site_url,
         })
     }
@@ -502,6 +523,23 @@ mod tests {
         assert_eq!(c.admin_emails, vec!["a@x.com", "b@y.org"]);
         assert!(c.allow_local_network);
         assert_eq!(c.execute_timeout_ms, 1500);
+        assert_eq!(c.execution_pause_ttl_ms, 24 * 60 * 60 * 1000);
+        let short = parse(&[
+            KEY,
+            ("ENABLE_DEV_AUTH", "true"),
+            ("EXECUTION_PAUSE_TTL_SECONDS", "120"),
+        ])
+        .expect("valid");
+        assert_eq!(short.execution_pause_ttl_ms, 120_000);
+        for bad in ["10", "-1", "1h", "99999999"] {
+            let e = parse(&[
+                KEY,
+                ("ENABLE_DEV_AUTH", "true"),
+                ("EXECUTION_PAUSE_TTL_SECONDS", bad),
+            ])
+            .unwrap_err();
+            assert!(e.to_string().contains("EXECUTION_PAUSE_TTL_SECONDS"), "{e}");
+        }
         assert!(parse(&[
             KEY,
             ("ENABLE_DEV_AUTH", "true"),

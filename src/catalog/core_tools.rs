@@ -23,8 +23,8 @@
 //! Failure codes: `invalid_tool_arguments`, `integration_not_found`, `connection_not_found`,
 //! `invalid_connection_input`, `provider_not_registered`, `invalid_policy`, `policy_not_found`,
 //! `integration_already_exists`, `integration_removal_not_allowed`, `openapi_parse_failed`,
-//! `openapi_extraction_failed`, `invalid_openapi_input`, `tool_unavailable`. The host adds
-//! `tool_blocked` and `approval_required` before a tool runs.
+//! `openapi_extraction_failed`, `invalid_openapi_input`, `tool_unavailable`. The host answers
+//! `tool_blocked`, or pauses the run for approval, before a tool runs.
 //!
 //! Hand-off links (`connections.createHandoff`) point into the console at
 //! `<web base URL>/<orgSlug>/integrations/<slug>?addAccount=1…`; see [`web_base_url`] for where

@@ -22,6 +22,11 @@ async fn run(world: &TestWorld, code: &str) -> Value {
         .await;
     assert_eq!(r.status, 200);
     let structured = r.json_body().unwrap()["structured"].clone();
+    // A run stopped at an approval gate: what it asks (see `code`).
+    if structured["status"] == "waiting_for_interaction" {
+        let interaction = &structured["interaction"];
+        return json!({ "paused": { "address": interaction["address"], "message": interaction["message"] } });
+    }
     assert_eq!(structured["status"], "completed", "{structured}");
     let result = structured["result"].clone();
     assert!(!result.to_string().contains(CANARY), "{result}");
@@ -37,7 +42,11 @@ async fn call(world: &TestWorld, name: &str, args: Value) -> Value {
     .await
 }
 
+/// The failure code of a result; `paused` when the run stopped at an approval gate.
 fn code(result: &Value) -> &str {
+    if result.get("paused").is_some() {
+        return "paused";
+    }
     result["error"]["code"].as_str().unwrap_or("(ok)")
 }
 
@@ -278,11 +287,14 @@ async fn connections_create_is_gated_and_takes_provider_references_only() {
     });
     let gated = call(&world, "coreTools.connections.create", args.clone()).await;
     assert_eq!(
-        gated,
-        json!({"ok": false, "error": {"code": "approval_required",
-            "message": "Tool \"executor.coreTools.connections.create\" requires approval; approvals are not available yet in this build. An `approve` policy for this tool lets it run.",
-            "details": {"address": "executor.coreTools.connections.create"}}})
+        gated["paused"]["address"],
+        "executor.coreTools.connections.create"
     );
+    let message = gated["paused"]["message"].as_str().unwrap();
+    assert!(message.ends_with(&format!(
+        "\n\nArguments:\n{}",
+        serde_json::to_string_pretty(&args).unwrap()
+    )));
     // A user rule that approves exactly this tool lets it run.
     add_policy(
         &world,
@@ -519,7 +531,7 @@ async fn connections_remove_and_refresh() {
             key.clone(),
         )
         .await;
-        assert_eq!(code(&gated), "approval_required", "{name}");
+        assert_eq!(code(&gated), "paused", "{name}");
     }
     add_policy(
         &world,
@@ -579,7 +591,7 @@ async fn policies_crud() {
         json!({"owner": "user", "pattern": "petstore.*", "action": "block"}),
     )
     .await;
-    assert_eq!(code(&gated), "approval_required");
+    assert_eq!(code(&gated), "paused");
     add_policy(
         &world,
         Owner::Org,
@@ -696,7 +708,7 @@ async fn a_policy_created_in_a_run_does_not_change_that_run() {
          return await tools.executor.coreTools.connections.remove({ owner: 'org', integration: 'petstore', name: 'main' });",
     )
     .await;
-    assert_eq!(code(&result), "approval_required");
+    assert_eq!(code(&result), "paused");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,7 +752,7 @@ async fn openapi_preview_and_add() {
 
     let args = json!({ "spec": petstore_spec(), "slug": "pets2", "name": "Pets again" });
     let gated = call(&world, "openapi.addSpec", args.clone()).await;
-    assert_eq!(code(&gated), "approval_required");
+    assert_eq!(code(&gated), "paused");
     add_policy(&world, Owner::User, "executor.openapi.addSpec", "approve").await;
     assert_eq!(
         call(&world, "openapi.addSpec", args.clone()).await,

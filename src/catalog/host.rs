@@ -36,7 +36,7 @@ use crate::integrations;
 use crate::logging;
 use crate::plugins::openapi::{AuthTemplate, OperationBinding};
 use crate::providers::encrypted;
-use crate::sandbox::{HostReply, ToolHost};
+use crate::sandbox::{HostReply, PauseRequest, ToolHost};
 use crate::tools::{
     describe_args, describe_builtin, describe_tool, normalize, not_found, search_all, suggestions,
     DescribeResult, SearchIndex, SearchPage, SearchRequest, ToolEntry, ToolSchemas,
@@ -282,16 +282,27 @@ impl<'a> CatalogHost<'a> {
         })
     }
 
-    async fn call_tool(&self, path: &str, args: Option<Value>) -> HostReply {
+    async fn call_tool(&self, path: &str, args: Option<Value>, gate: Gate) -> HostReply {
         match ToolAddress::from_sandbox_path(path) {
-            ToolAddress::Static(id) => self.call_static(&id, args).await,
-            ToolAddress::Dynamic(address) => self.call_dynamic(path, &address, args).await,
+            ToolAddress::Static(id) => self.call_static(&id, args, gate).await,
+            ToolAddress::Dynamic(address) => self.call_dynamic(&address, args, gate).await,
         }
     }
 
-    /// A built-in tool: policy (block), then the argument check, then the approval gate, then
-    /// `core_tools` runs it. Tools this build only lists answer `tool_unavailable`.
-    async fn call_static(&self, id: &str, args: Option<Value>) -> HostReply {
+    /// Runs one call the user approved after it paused: the approval gate is skipped for this
+    /// call only. Everything else is checked again (the tool must still exist, its arguments
+    /// must still be valid, and a policy that now blocks it still wins).
+    pub async fn call_approved(&self, path: &str, args: Option<Value>) -> HostReply {
+        match path {
+            "search" | "describe.tool" | "executor.sources.list" => self.call(path, args).await,
+            _ => self.call_tool(path, args, Gate::Approved).await,
+        }
+    }
+
+    /// A built-in tool: policy (block), then the argument check, then the approval gate (a
+    /// pause, unless this call was approved), then `core_tools` runs it. Tools this build only
+    /// lists answer `tool_unavailable`.
+    async fn call_static(&self, id: &str, args: Option<Value>, gate: Gate) -> HostReply {
         let Some(tool) = builtin::find(id) else {
             return self.tool_not_found(id).await;
         };
@@ -311,21 +322,15 @@ impl<'a> CatalogHost<'a> {
             Ok(args) => args,
             Err(invalid) => return HostReply::Json(invalid),
         };
-        // ---- Approval gate for built-in tools (the one place; pausing replaces this arm) ----
-        // Durable approvals are not built yet: refuse rather than run unapproved. An explicit
-        // `approve` policy resolves to `Action::Approve` and lets the tool run.
-        if matches!(decision.action, Action::RequireApproval) {
-            return json_reply(&Failure {
-                ok: false,
-                error: FailureError {
-                    code: "approval_required",
-                    message: format!(
-                        "Tool \"{id}\" requires approval; approvals are not available yet in this \
-                         build. An `approve` policy for this tool lets it run."
-                    ),
-                    details: Some(AddressDetails { address: &address }),
-                },
-            });
+        // The approval gate for built-in tools: stop here until the user decides.
+        if matches!(decision.action, Action::RequireApproval) && gate == Gate::Ask {
+            let message = approval_message(
+                &address,
+                tool.approval_description,
+                decision.matched_pattern.as_deref(),
+                Some(&args),
+            );
+            return HostReply::Pause(PauseRequest { address, message });
         }
         let context = CoreContext {
             services: self.services,
@@ -343,9 +348,9 @@ impl<'a> CatalogHost<'a> {
 
     async fn call_dynamic(
         &self,
-        path: &str,
         address: &DynamicAddress,
         args: Option<Value>,
+        gate: Gate,
     ) -> HostReply {
         let target = address.target_id();
         let (row, policies) = join(
@@ -363,26 +368,25 @@ impl<'a> CatalogHost<'a> {
             Err(e) => return internal(&target, &e.to_string()),
         };
         let decision = policies.resolve(&target, row.annotations.requires_approval == Some(true));
-        match decision.action {
-            Action::Block => blocked(&address.address(), &target, &decision),
-            // Durable approvals are not built yet: refuse rather than run unapproved.
-            Action::RequireApproval => json_reply(&Failure {
-                ok: false,
-                error: FailureError {
-                    code: "approval_required",
-                    message: format!(
-                        "Tool \"{path}\" requires approval; approvals are not available yet in \
-                         this build. An `approve` policy for this tool lets it run."
-                    ),
-                    details: Some(AddressDetails {
-                        address: &address.address(),
-                    }),
-                },
-            }),
-            Action::Approve => match self.run(address, row, args).await {
-                Ok(InvokeOutcome::Result(value)) => HostReply::Resolve(value),
-                Ok(InvokeOutcome::Internal { cause }) | Err(cause) => internal(&target, &cause),
-            },
+        match (decision.action, gate) {
+            (Action::Block, _) => blocked(&address.address(), &target, &decision),
+            // Stops here until the user decides; the execution resumes with their answer.
+            (Action::RequireApproval, Gate::Ask) => {
+                let address = address.address();
+                let message = approval_message(
+                    &address,
+                    row.annotations.approval_description.as_deref(),
+                    decision.matched_pattern.as_deref(),
+                    args.as_ref(),
+                );
+                HostReply::Pause(PauseRequest { address, message })
+            }
+            (Action::RequireApproval, Gate::Approved) | (Action::Approve, _) => {
+                match self.run(address, row, args).await {
+                    Ok(InvokeOutcome::Result(value)) => HostReply::Resolve(value),
+                    Ok(InvokeOutcome::Internal { cause }) | Err(cause) => internal(&target, &cause),
+                }
+            }
         }
     }
 
@@ -480,9 +484,44 @@ impl ToolHost for CatalogHost<'_> {
             "search" => self.search(args).await,
             "describe.tool" => self.describe(args).await,
             "executor.sources.list" => self.sources_list(args).await,
-            _ => self.call_tool(path, args).await,
+            _ => self.call_tool(path, args, Gate::Ask).await,
         }
     }
+}
+
+/// Whether a call that needs approval may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Pause and ask.
+    Ask,
+    /// The user approved this call.
+    Approved,
+}
+
+/// Longest rendering of the arguments in an approval message.
+pub const MAX_APPROVAL_ARGS_CHARS: usize = 4000;
+
+/// The question an approval gate asks (§9): the tool's own approval description, else which
+/// policy asked; then the arguments as indented JSON (cut at [`MAX_APPROVAL_ARGS_CHARS`]).
+pub fn approval_message(
+    address: &str,
+    description: Option<&str>,
+    pattern: Option<&str>,
+    args: Option<&Value>,
+) -> String {
+    let head = match (description.filter(|d| !d.trim().is_empty()), pattern) {
+        (Some(description), _) => description.to_owned(),
+        (None, Some(pattern)) => format!("Approve {address}? (matched policy: {pattern})"),
+        (None, None) => format!("Approve {address}?"),
+    };
+    let empty = Value::Object(serde_json::Map::new());
+    let args = args.unwrap_or(&empty);
+    let pretty = serde_json::to_string_pretty(args).unwrap_or_else(|_| args.to_string());
+    let shown = match pretty.char_indices().nth(MAX_APPROVAL_ARGS_CHARS) {
+        None => pretty,
+        Some((cut, _)) => format!("{}\n… (arguments cut)", &pretty[..cut]),
+    };
+    format!("{head}\n\nArguments:\n{shown}")
 }
 
 /// Whether a policy blocks the tool at `path` (annotations never block, so they do not matter).
@@ -553,11 +592,6 @@ struct NotFoundDetails<'a> {
     path: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suggestions: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct AddressDetails<'a> {
-    address: &'a str,
 }
 
 /// The parts of an OpenAPI integration's config a call uses (absent keys = unset).

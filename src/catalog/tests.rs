@@ -471,26 +471,28 @@ async fn unknown_tools_answer_tool_not_found() {
 }
 
 #[tokio::test]
-async fn approval_gates_refuse_to_run_until_approvals_exist() {
+async fn approval_gates_pause_and_approved_calls_skip_only_the_gate() {
     let world = petstore_world().await;
-    // createPet asks for approval by annotation.
-    let create = result_of(
-        &world,
-        "return await tools.petstore.org.main.pets.createPet({ body: { name: 'x' } });",
-    )
-    .await;
-    assert_eq!(
-        create,
-        json!({
-            "ok": false,
-            "error": {
-                "code": "approval_required",
-                "message": "Tool \"petstore.org.main.pets.createPet\" requires approval; approvals are not available yet in this build. An `approve` policy for this tool lets it run.",
-                "details": {"address": "tools.petstore.org.main.pets.createPet"}
-            }
-        })
+    let principal = principal(&world);
+    let host = CatalogHost::new(world.services(), &principal);
+    let pause = |reply: HostReply| match reply {
+        HostReply::Pause(request) => request,
+        other => panic!("not paused: {other:?}"),
+    };
+    // createPet asks for approval by annotation: its approval description is the question.
+    let request = pause(
+        host.call(
+            "petstore.org.main.pets.createPet",
+            Some(json!({ "body": { "name": "x" } })),
+        )
+        .await,
     );
-    // A user require_approval policy gates getPet (wire 52/55's setup).
+    assert_eq!(request.address, "tools.petstore.org.main.pets.createPet");
+    assert_eq!(
+        request.message,
+        "POST /pets\n\nArguments:\n{\n  \"body\": {\n    \"name\": \"x\"\n  }\n}"
+    );
+    // A user require_approval policy gates getPet (wire 52/55): the message names the rule.
     add_policy(
         &world,
         Owner::User,
@@ -498,15 +500,38 @@ async fn approval_gates_refuse_to_run_until_approvals_exist() {
         "require_approval",
     )
     .await;
-    let get_pet = result_of(
-        &world,
-        "return await tools.petstore.org.main.pets.getPet({ petId: 1 });",
-    )
-    .await;
-    assert_eq!(get_pet["error"]["code"], "approval_required");
+    let host = CatalogHost::new(world.services(), &principal);
+    let request = pause(
+        host.call("petstore.org.main.pets.getPet", Some(json!({ "petId": 1 })))
+            .await,
+    );
+    let wire55 = wire_body("55-mcp-call-execute-require-approval-getPet.json");
+    assert_eq!(
+        json!(request.message),
+        wire55["result"]["structuredContent"]["interaction"]["message"]
+    );
     assert!(world.http.requests.borrow().is_empty());
 
-    // An org approve policy lets createPet through to the invoker (wire 54's setup).
+    // The approved call goes through to the invoker…
+    let reply = host
+        .call_approved("petstore.org.main.pets.getPet", Some(json!({ "petId": 1 })))
+        .await;
+    assert!(reached_invoker(&reply), "{reply:?}");
+    // …but a block that appeared meanwhile still wins, and unknown tools stay unknown.
+    add_policy(&world, Owner::Org, "petstore.*.*.pets.getPet", "block").await;
+    let host = CatalogHost::new(world.services(), &principal);
+    let blocked = reply_json(
+        host.call_approved("petstore.org.main.pets.getPet", Some(json!({ "petId": 1 })))
+            .await,
+    );
+    assert_eq!(blocked["error"]["code"], "tool_blocked");
+    let missing = reply_json(
+        host.call_approved("petstore.org.main.pets.nope", None)
+            .await,
+    );
+    assert_eq!(missing["error"]["code"], "tool_not_found");
+
+    // An org approve policy lets createPet through without asking (wire 54's setup).
     add_policy(&world, Owner::Org, "petstore.*.*.pets.createPet", "approve").await;
     let structured = execute(
         &world,
@@ -514,6 +539,24 @@ async fn approval_gates_refuse_to_run_until_approvals_exist() {
     )
     .await;
     assert_invoker_reached(&structured);
+}
+
+#[test]
+fn approval_messages_cut_long_arguments() {
+    let long = json!({ "text": "z".repeat(10_000) });
+    let message = super::host::approval_message("tools.a.org.b.c", None, None, Some(&long));
+    assert!(message.starts_with("Approve tools.a.org.b.c?\n\nArguments:\n{"));
+    let shown = message.split("Arguments:\n").nth(1).unwrap();
+    assert!(
+        shown.ends_with("… (arguments cut)"),
+        "{}",
+        &shown[shown.len() - 40..]
+    );
+    assert!(shown.chars().count() < super::host::MAX_APPROVAL_ARGS_CHARS + 30);
+    assert_eq!(
+        super::host::approval_message("tools.x", Some("  "), Some("x.*"), None),
+        "Approve tools.x? (matched policy: x.*)\n\nArguments:\n{}"
+    );
 }
 
 /// Whether a call got past the catalog (lookup, policies, credentials) to the invoker. Its
@@ -530,7 +573,7 @@ fn reached_invoker(reply: &HostReply) -> bool {
             let value = reply_json(reply.clone());
             !matches!(
                 value["error"]["code"].as_str(),
-                Some("approval_required" | "tool_blocked" | "tool_not_found")
+                Some("tool_blocked" | "tool_not_found")
             )
         }
     }
@@ -769,11 +812,10 @@ async fn queries_per_path() {
 
     // A call first costs the tool query and the policies, side by side.
     let run = host();
-    let gated = reply_json(
-        run.call("petstore.org.main.pets.createPet", Some(json!({})))
-            .await,
-    );
-    assert_eq!(gated["error"]["code"], "approval_required");
+    let gated = run
+        .call("petstore.org.main.pets.createPet", Some(json!({})))
+        .await;
+    assert!(matches!(gated, HostReply::Pause(_)), "{gated:?}");
     assert_eq!(sql.take().len(), 2);
 
     // Concurrent first searches share one load.

@@ -1,30 +1,114 @@
-//! The result envelope of a finished run, shared by `/api/executions` and the MCP `execute`
-//! tool: a human/agent-readable `text`, a `structured` JSON value, an error flag, and MCP
-//! content blocks (which also render `emit()` output).
+//! The result envelope of a run, shared by `/api/executions` and the MCP `execute` and `resume`
+//! tools: a human/agent-readable `text`, a `structured` JSON value, an error flag, and MCP
+//! content blocks (which also render `emit()` output). A run is either finished
+//! ([`from_run`]), paused at an approval gate ([`paused`]) or its id is unknown
+//! ([`execution_not_found`], MCP only).
 //!
 //! Lengths ("characters") are counted in Unicode scalar values.
 
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::sandbox::RunResult;
+use crate::sandbox::{PauseRequest, RunResult};
 
 /// Longest result (or error) text before it is cut.
 pub const MAX_TEXT_CHARS: usize = 30_000;
 /// Longest decoded text file rendered into a content block.
 pub const MAX_FILE_TEXT_CHARS: usize = 64_000;
 
-/// A formatted run outcome.
-#[derive(Debug, Clone, PartialEq)]
+/// A formatted run outcome (also what a settled execution row keeps, as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The text shown to the caller (`Error: …`, the result, `(no result)`, plus logs).
     pub text: String,
-    /// `{status, result|error, emitted?, logs}`.
+    /// `{status, result|error, emitted?, logs}`, or the paused shape.
     pub structured: Value,
     /// The run failed (exception, syntax error, timeout, out of memory).
     pub is_error: bool,
     /// MCP content blocks: the text alone, or the emitted items followed by an error/logs block.
     pub content: Vec<Value>,
+    /// The run is waiting for a decision (`structured.status` is `waiting_for_interaction`).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// What an approval gate asks for: nothing but the decision.
+fn approval_schema() -> Value {
+    json!({ "type": "object", "properties": {} })
+}
+
+/// What the agent should do with a paused result.
+const PAUSE_INSTRUCTIONS: &str = "A person has to decide before this execution can go on. Show them the message (it says which tool call is waiting and with which arguments) and ask whether to go ahead. Then resume the execution with its executionId — the MCP `resume` tool, or POST /api/executions/<executionId>/resume — using action \"accept\" and content matching requestedSchema (`{}` for an approval) to let the call run, or \"decline\" / \"cancel\" if they refuse, in which case the call fails inside the script. Do not accept on their behalf.";
+
+/// The envelope of an execution paused at a call that needs approval (§7.5).
+pub fn paused(execution_id: &str, request: &PauseRequest, args: Option<&Value>) -> Envelope {
+    let schema = approval_schema();
+    let text = format!(
+        "Execution paused: {message}\n\n\
+         Nothing after this call has run yet. Ask the user for a response matching the schema \
+         below (for an approval, only whether they approve), then resume the execution.\n\
+         Requested schema:\n{schema}\n\n\
+         executionId: {execution_id}\n\
+         instructions: {PAUSE_INSTRUCTIONS}",
+        message = request.message,
+        schema = pretty(&schema),
+    );
+    let structured = json!({
+        "status": "waiting_for_interaction",
+        "executionId": execution_id,
+        "interaction": {
+            "kind": "form",
+            "message": request.message,
+            "instructions": PAUSE_INSTRUCTIONS,
+            "address": request.address,
+            "args": args.cloned().unwrap_or_else(|| json!({})),
+            "requestedSchema": schema,
+        },
+    });
+    Envelope {
+        content: vec![text_block(&text)],
+        text,
+        structured,
+        is_error: false,
+        paused: true,
+    }
+}
+
+/// A run that ended in `error` without a script outcome (it could not pause, its replay
+/// diverged): rendered like a script error.
+pub fn failed(error: &str) -> Envelope {
+    let text = truncate(&format!("Error: {error}"), MAX_TEXT_CHARS);
+    Envelope {
+        content: vec![text_block(&text)],
+        text,
+        structured: json!({ "status": "error", "error": error, "logs": [] }),
+        is_error: true,
+        paused: false,
+    }
+}
+
+/// The MCP `resume` answer for an id with no paused execution behind it (unknown, expired,
+/// someone else's): what to do next (§6.6).
+pub fn execution_not_found(execution_id: &str) -> Envelope {
+    let text = format!(
+        "There is no paused execution {execution_id} for you. Paused executions stay resumable \
+         for a limited time and each can be resumed by the person who started it. To continue, \
+         run the execute tool again with the original code; it will pause again with a fresh \
+         executionId if it still needs approval."
+    );
+    Envelope {
+        content: vec![text_block(&text)],
+        text,
+        structured: json!({
+            "status": "execution_not_found",
+            "executionId": execution_id,
+            "recovery": "re_execute",
+        }),
+        is_error: true,
+        paused: false,
+    }
 }
 
 /// Formats a finished run.
@@ -84,6 +168,7 @@ pub fn from_run(run: &RunResult) -> Envelope {
         structured: Value::Object(structured),
         is_error,
         content,
+        paused: false,
     }
 }
 
@@ -249,6 +334,7 @@ fn percent_encode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn run(
@@ -265,6 +351,50 @@ mod tests {
             paused: None,
             journal: None,
         }
+    }
+
+    #[test]
+    fn paused_shape_matches_wire_65() {
+        let wire = crate::test_support::wire("65-executions-execute-paused.json");
+        let recorded = &wire["response"]["body"]["structured"];
+        let id = recorded["executionId"].as_str().unwrap();
+        let request = PauseRequest {
+            address: recorded["interaction"]["address"].as_str().unwrap().into(),
+            message: recorded["interaction"]["message"].as_str().unwrap().into(),
+        };
+        let e = paused(id, &request, Some(&json!({ "petId": 3 })));
+        let mut ours = e.structured.clone();
+        ours["interaction"]["instructions"] = recorded["interaction"]["instructions"].clone();
+        assert_eq!(&ours, recorded);
+        assert!(e.paused && !e.is_error);
+        assert!(e
+            .text
+            .starts_with("Execution paused: Approve tools.petstore"));
+        assert!(e.text.contains(&format!("executionId: {id}")));
+        assert!(e.text.contains("Requested schema:"));
+        assert_eq!(e.content, vec![text_block(&e.text)]);
+        // Absent arguments show as an empty object.
+        assert_eq!(
+            paused(id, &request, None).structured["interaction"]["args"],
+            json!({})
+        );
+        // Kept as a row's outcome and read back unchanged.
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Envelope>(&text).unwrap(), e);
+    }
+
+    #[test]
+    fn not_found_says_to_run_again() {
+        let e = execution_not_found("exec_x");
+        assert!(e.is_error);
+        assert!(e.text.contains("run the execute tool again"));
+        assert_eq!(
+            e.structured,
+            json!({"status": "execution_not_found", "executionId": "exec_x", "recovery": "re_execute"})
+        );
+        let f = failed("boom");
+        assert_eq!(f.text, "Error: boom");
+        assert_eq!(f.structured["status"], "error");
     }
 
     #[test]

@@ -1,23 +1,137 @@
-//! Running agent code: the one `execute` service behind both `POST /api/executions` and the MCP
-//! `execute` tool, plus the result envelope both surfaces render ([`envelope`]).
+//! Running agent code: the services behind `POST /api/executions` and the MCP `execute` tool
+//! ([`execute`]), and behind resuming a paused run (`GET /api/executions/:id`,
+//! `POST /api/executions/:id/resume`, the MCP `resume` tool: [`paused`], [`resume`]), plus the
+//! result envelope every surface renders ([`envelope`]).
+//!
+//! # Durable pauses
+//!
+//! A tool call that needs approval (a `require_approval` policy, or the tool's own annotation)
+//! makes the host answer [`HostReply::Pause`](crate::sandbox::HostReply::Pause). The run goes on
+//! until nothing else can happen, then ends *paused*; its code, its journal (the seed, the clock
+//! and every settled tool call, see `sandbox/journal.rs`) and the gated call are written to one
+//! D1 `execution` row with a fresh id `exec_<uuid v4>`, owned by the caller (tenant + subject).
+//! Nothing is kept in memory, so any isolate can continue it.
+//!
+//! A resume claims the row (`paused` → `running`, with a lease so a crashed resume can be taken
+//! over), settles the gated call — *accept* runs it through the catalog with the approval gate
+//! skipped for that call only; *decline*/*cancel* make it reject with
+//! `Tool "<path>" requires approval but the request was declined|cancelled by the user.` — and
+//! records that outcome in the row before anything else, so the tool runs at most once per
+//! execution even when the resume is retried. Then the code runs again from the start against
+//! the journal plus that outcome (recorded calls are answered from the journal and never reach
+//! an upstream), and continues live.
+//!
+//! - Finished: the row becomes `settled` with the envelope; repeated resumes answer it.
+//! - Another gate: the continuation is a *new* paused execution with a new id (its own row,
+//!   carrying the whole journal); the old row settles with that paused envelope. So an old id
+//!   never approves a later call, and a repeated resume of the old id just answers the new
+//!   pause again.
+//! - The replay did not make the recorded calls again (the sandbox or its inputs changed): the
+//!   row settles with an error envelope "the script did not replay deterministically: …".
+//!
+//! Limits: a pause is refused (the gated call rejects inside the script) once the recorded tool
+//! outcomes exceed [`crate::sandbox::MAX_JOURNAL_BYTES`] (1 MiB); a paused row (code + journal +
+//! gated call) must fit [`MAX_PAUSED_ROW_BYTES`]; a settled row keeps at most
+//! [`MAX_OUTCOME_BYTES`] of envelope (a larger outcome is answered once, and later resumes get
+//! a short note instead). Pauses expire after `EXECUTION_PAUSE_TTL_SECONDS` (default 24 h); a
+//! settled outcome is kept for the same time after settling. Unknown, expired and other
+//! principals' ids are all "not found".
 
 pub mod envelope;
+mod store;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::app::Services;
 use crate::auth::Principal;
 use crate::catalog::CatalogHost;
-use crate::sandbox::{self, Limits};
+use crate::logging;
+use crate::sandbox::{self, Batch, HostReply, Journal, Limits, PauseRequest, Recorded, Settled};
+use crate::store::StoreError;
 
 pub use envelope::Envelope;
+use store::{ExecutionRow, NewPause, Status};
 
-/// Why a run could not start (the caller's mistake, not a script error).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Largest paused row (code + journal + gated call), below D1's 2 MB row limit.
+pub const MAX_PAUSED_ROW_BYTES: usize = 1_800_000;
+/// Largest settled outcome kept for repeated resumes.
+pub const MAX_OUTCOME_BYTES: usize = 512 * 1024;
+
+/// Why a request about an execution could not be served (script failures are envelopes).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExecuteError {
     #[error("code must be a non-empty string")]
     EmptyCode,
+    /// No paused execution with this id for this caller (unknown, expired or someone else's).
+    #[error("no paused execution with this id")]
+    NotFound,
+    /// Another request is resuming this execution right now.
+    #[error("this execution is being resumed by another request")]
+    InProgress,
+    /// Storage failed (logged by the surface, never shown).
+    #[error("execution storage: {0}")]
+    Store(#[from] StoreError),
 }
 
-/// Runs `code` for `principal`, with `tools` backed by their catalog, and formats the outcome.
+/// The answer to a paused call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResumeAction {
+    Accept,
+    Decline,
+    Cancel,
+}
+
+impl ResumeAction {
+    /// `accept` | `decline` | `cancel`.
+    pub fn parse(text: &str) -> Option<ResumeAction> {
+        match text {
+            "accept" => Some(ResumeAction::Accept),
+            "decline" => Some(ResumeAction::Decline),
+            "cancel" => Some(ResumeAction::Cancel),
+            _ => None,
+        }
+    }
+}
+
+/// The gated call of a paused row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    seq: u32,
+    path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    args: Option<Value>,
+    #[serde(flatten)]
+    request: PauseRequest,
+}
+
+fn limits(services: Services<'_>) -> Limits {
+    Limits {
+        timeout_ms: services.config.execute_timeout_ms,
+        memory_bytes: services.config.execute_memory_bytes,
+        ..Limits::default()
+    }
+}
+
+fn now_ms(services: Services<'_>) -> i64 {
+    services.clock.now_ms() as i64
+}
+
+/// How long a resume holds its claim: the approved call and the replay each get the execution
+/// deadline, plus a margin.
+fn lease_ms(services: Services<'_>) -> i64 {
+    i64::try_from(services.config.execute_timeout_ms.saturating_mul(2))
+        .unwrap_or(i64::MAX / 2)
+        .saturating_add(30_000)
+}
+
+fn ttl_ms(services: Services<'_>) -> i64 {
+    i64::try_from(services.config.execution_pause_ttl_ms).unwrap_or(i64::MAX / 2)
+}
+
+/// Runs `code` for `principal`, with `tools` backed by their catalog, and formats the outcome:
+/// finished, or paused at a call that needs approval (then stored, see the module docs).
 /// Script failures (syntax errors, throws, the deadline) are part of the envelope, not an `Err`.
 pub async fn execute(
     services: Services<'_>,
@@ -39,13 +153,295 @@ pub async fn execute_at(
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
-    let limits = Limits {
-        timeout_ms: services.config.execute_timeout_ms,
-        memory_bytes: services.config.execute_memory_bytes,
-        ..Limits::default()
-    };
     // The caller's catalog: search, describe and tool calls, loaded lazily per run.
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
-    let run = sandbox::run(code, &limits, &host, services.clock).await;
-    Ok(envelope::from_run(&run))
+    let run = sandbox::run(code, &limits(services), &host, services.clock).await;
+    match run.paused {
+        None => Ok(envelope::from_run(&run)),
+        Some(call) => {
+            let pause = store_pause(services, principal, code, run.journal, &call).await?;
+            Ok(pause.unwrap_or_else(|e| e))
+        }
+    }
 }
+
+/// Writes a new paused execution. `Ok(Err(envelope))` when it cannot be kept (too large): the
+/// envelope says so, and nothing was stored.
+async fn store_pause(
+    services: Services<'_>,
+    principal: &Principal,
+    code: &str,
+    journal: Option<Journal>,
+    call: &sandbox::PausedCall,
+) -> Result<Result<Envelope, Envelope>, ExecuteError> {
+    let too_large = |bytes: usize| {
+        envelope::failed(&format!(
+            "{} needs approval, but this execution is too large to pause ({bytes} bytes of code \
+             and recorded tool results; at most {MAX_PAUSED_ROW_BYTES}). Make the call that \
+             needs approval from a smaller script.",
+            call.request.address
+        ))
+    };
+    let Some(journal) = journal else {
+        // The engine does not pause once its journal overflowed; treat it as too large anyway.
+        return Ok(Err(too_large(sandbox::MAX_JOURNAL_BYTES)));
+    };
+    let pending = Pending {
+        seq: call.seq,
+        path: call.path.clone(),
+        args: call.args.clone(),
+        request: call.request.clone(),
+    };
+    let journal_text = serde_json::to_string(&journal)
+        .map_err(|e| StoreError::new("encode journal", e.to_string()))?;
+    let pending_text = serde_json::to_string(&pending)
+        .map_err(|e| StoreError::new("encode pending call", e.to_string()))?;
+    let bytes = code.len() + journal_text.len() + pending_text.len();
+    if bytes > MAX_PAUSED_ROW_BYTES {
+        return Ok(Err(too_large(bytes)));
+    }
+    let id = crate::ids::execution_id();
+    let now = now_ms(services);
+    store::insert_paused(
+        services.sql,
+        principal,
+        &NewPause {
+            id: &id,
+            code,
+            journal: &journal_text,
+            pending: &pending_text,
+            now,
+            expires_at: now.saturating_add(ttl_ms(services)),
+        },
+    )
+    .await?;
+    Ok(Ok(envelope::paused(&id, &call.request, call.args.as_ref())))
+}
+
+/// The paused envelope of the caller's execution `id` while it waits for a decision.
+pub async fn paused(
+    services: Services<'_>,
+    principal: &Principal,
+    id: &str,
+) -> Result<Envelope, ExecuteError> {
+    let row = live_row(services, principal, id).await?;
+    if row.status == Status::Settled || row.decision.is_some() {
+        return Err(ExecuteError::NotFound);
+    }
+    let pending = pending_of(&row)?;
+    Ok(envelope::paused(
+        &row.id,
+        &pending.request,
+        pending.args.as_ref(),
+    ))
+}
+
+/// The row, unless it is missing, someone else's or expired.
+async fn live_row(
+    services: Services<'_>,
+    principal: &Principal,
+    id: &str,
+) -> Result<ExecutionRow, ExecuteError> {
+    let row = store::load(services.sql, principal, id)
+        .await?
+        .ok_or(ExecuteError::NotFound)?;
+    if row.expires_at <= now_ms(services) {
+        return Err(ExecuteError::NotFound);
+    }
+    Ok(row)
+}
+
+fn pending_of(row: &ExecutionRow) -> Result<Pending, ExecuteError> {
+    decode(row.pending.as_deref(), "pending call")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    text: Option<&str>,
+    what: &'static str,
+) -> Result<T, ExecuteError> {
+    let text = text.ok_or_else(|| StoreError::new("read execution", format!("no {what}")))?;
+    serde_json::from_str(text).map_err(|e| {
+        ExecuteError::Store(StoreError::new("decode execution", format!("{what}: {e}")))
+    })
+}
+
+/// The outcome a settled row answers.
+fn settled_outcome(row: &ExecutionRow) -> Result<Envelope, ExecuteError> {
+    decode(row.outcome.as_deref(), "outcome")
+}
+
+/// Resumes the caller's paused execution `id` with `action` and formats what follows: the
+/// finished run, or the next pause (with a new id). A repeated resume answers the recorded
+/// outcome; the first decision recorded for a call is the one that counts. `web_origin` is
+/// the origin of this request, as for [`execute_at`].
+pub async fn resume(
+    services: Services<'_>,
+    principal: &Principal,
+    id: &str,
+    action: ResumeAction,
+    web_origin: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
+    let row = live_row(services, principal, id).await?;
+    let now = now_ms(services);
+    match row.status {
+        Status::Settled => return settled_outcome(&row),
+        Status::Running if row.lease_until.is_some_and(|until| until > now) => {
+            return Err(ExecuteError::InProgress)
+        }
+        // Paused, or a resume whose lease ran out (its isolate went away): take it.
+        Status::Paused | Status::Running => {}
+    }
+    let claim = crate::ids::hex(&crate::ids::random_bytes::<16>());
+    let claimed = store::claim(
+        services.sql,
+        principal,
+        &row,
+        &claim,
+        now.saturating_add(lease_ms(services)),
+        now,
+    )
+    .await?;
+    if !claimed {
+        // Someone got there first: answer their outcome when there is one.
+        let again = live_row(services, principal, id).await?;
+        return match again.status {
+            Status::Settled => settled_outcome(&again),
+            _ => Err(ExecuteError::InProgress),
+        };
+    }
+
+    let pending = pending_of(&row)?;
+    let code: String = row
+        .code
+        .clone()
+        .ok_or_else(|| StoreError::new("read execution", "no code"))?;
+    let mut journal: Journal = decode(row.journal.as_deref(), "journal")?;
+
+    // The gated call's outcome: recorded before the replay, so it is produced at most once.
+    let decision: Batch = match row.decision.as_deref() {
+        Some(text) => decode(Some(text), "decision")?,
+        None => {
+            let reply = decide(services, principal, &pending, action, web_origin).await;
+            let batch = Batch {
+                at: services.clock.now_ms(),
+                calls: vec![Settled {
+                    seq: pending.seq,
+                    path: pending.path.clone(),
+                    args: pending.args.clone(),
+                    reply: Recorded::from_reply(reply),
+                }],
+            };
+            let text = serde_json::to_string(&batch)
+                .map_err(|e| StoreError::new("encode decision", e.to_string()))?;
+            if !store::record_decision(services.sql, principal, id, &claim, &text, now_ms(services))
+                .await?
+            {
+                return Err(ExecuteError::InProgress);
+            }
+            batch
+        }
+    };
+    journal.batches.push(decision);
+
+    let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
+    let outcome = match sandbox::replay(&code, &limits(services), &host, services.clock, journal)
+        .await
+    {
+        Err(diverged) => envelope::failed(&diverged.to_string()),
+        Ok(run) => match &run.paused {
+            None => envelope::from_run(&run),
+            Some(call) => {
+                match store_pause(services, principal, &code, run.journal.clone(), call).await? {
+                    Ok(next) => next,
+                    Err(too_large) => too_large,
+                }
+            }
+        },
+    };
+    finish(services, principal, id, &claim, outcome).await
+}
+
+/// Runs (accept) or refuses (decline, cancel) the gated call.
+async fn decide(
+    services: Services<'_>,
+    principal: &Principal,
+    pending: &Pending,
+    action: ResumeAction,
+    web_origin: Option<&str>,
+) -> HostReply {
+    let target = pending
+        .request
+        .address
+        .strip_prefix("tools.")
+        .unwrap_or(&pending.request.address);
+    match action {
+        ResumeAction::Accept => {
+            let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
+            host.call_approved(&pending.path, pending.args.clone())
+                .await
+        }
+        ResumeAction::Decline => HostReply::Reject(format!(
+            "Tool \"{target}\" requires approval but the request was declined by the user."
+        )),
+        ResumeAction::Cancel => HostReply::Reject(format!(
+            "Tool \"{target}\" requires approval but the request was cancelled by the user."
+        )),
+    }
+}
+
+/// Settles the row with `outcome` and answers it. When our claim was lost meanwhile (a resume
+/// took over after our lease ran out), the winner's outcome is answered instead, and a pause we
+/// created is withdrawn.
+async fn finish(
+    services: Services<'_>,
+    principal: &Principal,
+    id: &str,
+    claim: &str,
+    outcome: Envelope,
+) -> Result<Envelope, ExecuteError> {
+    let mut kept = serde_json::to_string(&outcome)
+        .map_err(|e| StoreError::new("encode outcome", e.to_string()))?;
+    if kept.len() > MAX_OUTCOME_BYTES {
+        let note = envelope::failed(&format!(
+            "This execution already finished, but its outcome ({} bytes) was too large to keep \
+             for repeated resumes; it was only returned to the first one.",
+            kept.len()
+        ));
+        kept = serde_json::to_string(&note)
+            .map_err(|e| StoreError::new("encode outcome", e.to_string()))?;
+    }
+    let now = now_ms(services);
+    let settled = store::settle(
+        services.sql,
+        principal,
+        id,
+        claim,
+        &kept,
+        now,
+        now.saturating_add(ttl_ms(services)),
+    )
+    .await?;
+    if settled {
+        return Ok(outcome);
+    }
+    logging::warn(&format!(
+        "executions: {id} was taken over by another resume; answering its outcome"
+    ));
+    if let Some(next) = outcome
+        .structured
+        .get("executionId")
+        .and_then(Value::as_str)
+    {
+        if outcome.paused {
+            store::delete(services.sql, principal, next).await?;
+        }
+    }
+    let row = live_row(services, principal, id).await?;
+    match row.status {
+        Status::Settled => settled_outcome(&row),
+        _ => Err(ExecuteError::InProgress),
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;

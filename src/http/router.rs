@@ -68,6 +68,59 @@ struct ExecuteBody {
     code: String,
 }
 
+#[derive(Deserialize)]
+struct ResumeBody {
+    action: executions::ResumeAction,
+    /// Form content; approval gates ask for none, so it is accepted and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    content: Option<serde_json::Value>,
+}
+
+/// `{status: "completed", text, structured, isError}` or `{status: "paused", text, structured}`
+/// (§3.10).
+fn execution_response(envelope: executions::Envelope) -> Response {
+    if envelope.paused {
+        return Response::json(
+            200,
+            &json!({
+                "status": "paused",
+                "text": envelope.text,
+                "structured": envelope.structured,
+            }),
+        );
+    }
+    Response::json(
+        200,
+        &json!({
+            "status": "completed",
+            "text": envelope.text,
+            "structured": envelope.structured,
+            "isError": envelope.is_error,
+        }),
+    )
+}
+
+fn execution_error(error: ExecuteError, id: &str) -> ApiError {
+    match error {
+        ExecuteError::EmptyCode => ApiError::bad_request(error.to_string()),
+        // Unknown, expired and other principals' ids look the same (wire 68).
+        ExecuteError::NotFound => {
+            ApiError::tagged(404, "ExecutionNotFoundError", json!({ "executionId": id }))
+        }
+        ExecuteError::InProgress => ApiError::tagged(
+            409,
+            "ExecutionInProgressError",
+            json!({
+                "executionId": id,
+                "message": "Another request is resuming this execution; resume it again in a \
+                            moment to get its outcome.",
+            }),
+        ),
+        ExecuteError::Store(e) => ApiError::internal(e),
+    }
+}
+
 async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
     if !request.path.starts_with("/api/") {
         return Err(ApiError::RouteNotFound);
@@ -158,18 +211,28 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
             let envelope =
                 executions::execute_at(app.services, &principal, &body.code, Some(&origin))
                     .await
-                    .map_err(|e| match e {
-                        ExecuteError::EmptyCode => ApiError::bad_request(e.to_string()),
-                    })?;
+                    .map_err(|e| execution_error(e, ""))?;
+            Ok(execution_response(envelope))
+        }
+        ("GET", ["executions", id]) => {
+            let principal = authenticate(app, request).await?;
+            let envelope = executions::paused(app.services, &principal, id)
+                .await
+                .map_err(|e| execution_error(e, id))?;
             Ok(Response::json(
                 200,
-                &json!({
-                    "status": "completed",
-                    "text": envelope.text,
-                    "structured": envelope.structured,
-                    "isError": envelope.is_error,
-                }),
+                &json!({ "text": envelope.text, "structured": envelope.structured }),
             ))
+        }
+        ("POST", ["executions", id, "resume"]) => {
+            let principal = authenticate(app, request).await?;
+            let body: ResumeBody = parse_json(&request.body)?;
+            let origin = request.origin();
+            let envelope =
+                executions::resume(app.services, &principal, id, body.action, Some(&origin))
+                    .await
+                    .map_err(|e| execution_error(e, id))?;
+            Ok(execution_response(envelope))
         }
         // Development only (refused unless dev auth is on): the storage adapter contract against
         // the real D1 and R2 bindings, driven by the e2e suite.
@@ -179,15 +242,6 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
             let checks = crate::store::contract::run(app.services.sql, app.services.blobs).await;
             let ok = checks.iter().all(|c| c.ok);
             Ok(Response::json(200, &json!({ "ok": ok, "checks": checks })))
-        }
-        ("GET", ["executions", id]) | ("POST", ["executions", id, "resume"]) => {
-            authenticate(app, request).await?;
-            // Nothing pauses yet, so no execution id is ever resumable.
-            Err(ApiError::tagged(
-                404,
-                "ExecutionNotFoundError",
-                json!({ "executionId": id }),
-            ))
         }
         _ => Err(ApiError::RouteNotFound),
     }

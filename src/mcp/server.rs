@@ -1,6 +1,9 @@
 //! Answers one JSON-RPC message of an MCP session: `initialize` (version negotiation), `ping`,
-//! `tools/list`, `tools/call`; notifications get no answer. Tool calls go to the same
-//! [`crate::executions::execute`] service as `POST /api/executions`.
+//! `tools/list`, `tools/call`; notifications get no answer. The tools are `execute` and `resume`
+//! (the model-side variant, §6.5): they call the same [`crate::executions`] services as
+//! `POST /api/executions` and `POST /api/executions/:id/resume` and answer the same envelope.
+//! Paused executions live in D1, not in the session, so any session of the same principal —
+//! a brand-new one included — can resume them.
 
 use std::sync::Arc;
 
@@ -14,7 +17,8 @@ use super::jsonrpc::{error_object, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_F
 use super::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 use crate::app::Services;
 use crate::auth::Principal;
-use crate::executions::{self, ExecuteError};
+use crate::executions::{self, Envelope, ExecuteError, ResumeAction};
+use crate::logging;
 
 pub const SERVER_NAME: &str = "executor";
 pub const SERVER_VERSION: &str = "1.0.0";
@@ -73,9 +77,30 @@ pub fn execute_description() -> String {
     .join("\n")
 }
 
+/// The agent-facing description of `resume`.
+pub fn resume_description() -> String {
+    "Continue an execution that paused for a decision, using the executionId from the paused \
+     `execute` (or `resume`) result. Relay the user's answer as `action`; on this connection the \
+     model passes that answer along, so only accept what the user actually approved."
+        .to_owned()
+}
+
+fn tool_value(name: &str, description: String, schema: Value) -> Value {
+    let schema: Map<String, Value> = match schema {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let tool = Tool::new(name.to_owned(), description, Arc::new(schema));
+    let mut value = serde_json::to_value(tool).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut value {
+        m.insert("execution".into(), json!({ "taskSupport": "forbidden" }));
+    }
+    value
+}
+
 /// Tools offered by this session, as `tools/list` items.
 pub fn tools() -> Vec<Value> {
-    let schema = json!({
+    let execute = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "properties": {
@@ -88,16 +113,34 @@ pub fn tools() -> Vec<Value> {
         "required": ["code"],
         "additionalProperties": false
     });
-    let schema: Map<String, Value> = match schema {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    let tool = Tool::new("execute", execute_description(), Arc::new(schema));
-    let mut value = serde_json::to_value(tool).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut value {
-        m.insert("execution".into(), json!({ "taskSupport": "forbidden" }));
-    }
-    vec![value]
+    let resume = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "executionId": {
+                "type": "string",
+                "description": "The executionId of the paused result."
+            },
+            "action": {
+                "type": "string",
+                "enum": ["accept", "decline", "cancel"],
+                "description": "accept lets the paused call run; decline or cancel make it fail \
+                                inside the script."
+            },
+            "content": {
+                "type": "string",
+                "default": "{}",
+                "description": "The user's form response as a JSON-encoded object; \"{}\" for \
+                                an approval."
+            }
+        },
+        "required": ["executionId", "action"],
+        "additionalProperties": false
+    });
+    vec![
+        tool_value("execute", execute_description(), execute),
+        tool_value("resume", resume_description(), resume),
+    ]
 }
 
 /// A tool-level failure the model can read (MCP convention: a result, not a JSON-RPC error).
@@ -177,40 +220,95 @@ impl Dispatch<'_> {
                 ))
             }
         };
-        if params.name != "execute" {
-            return tool_error(format!(
-                "MCP error {INVALID_PARAMS}: Tool {} not found",
-                params.name
-            ));
+        let arguments = params.arguments.unwrap_or_default();
+        match params.name.as_ref() {
+            "execute" => self.execute(&arguments).await,
+            "resume" => self.resume(&arguments).await,
+            other => tool_error(format!(
+                "MCP error {INVALID_PARAMS}: Tool {other} not found"
+            )),
         }
-        let code = params
-            .arguments
-            .as_ref()
-            .and_then(|a| a.get("code"))
-            .and_then(Value::as_str);
-        let Some(code) = code else {
+    }
+
+    async fn execute(&self, arguments: &Map<String, Value>) -> Value {
+        let Some(code) = arguments.get("code").and_then(Value::as_str) else {
             return tool_error(format!(
                 "MCP error {INVALID_PARAMS}: Input validation error: Invalid arguments for tool \
                  execute: `code` is required and must be a string"
             ));
         };
         match executions::execute_at(self.services, self.principal, code, self.web_origin).await {
-            Ok(envelope) => {
-                let mut value = json!({
-                    "content": envelope.content,
-                    "structuredContent": envelope.structured,
-                });
-                if envelope.is_error {
-                    value["isError"] = Value::Bool(true);
-                }
-                value
-            }
+            Ok(envelope) => call_result(&envelope),
             Err(ExecuteError::EmptyCode) => tool_error(format!(
                 "MCP error {INVALID_PARAMS}: Input validation error: Invalid arguments for tool \
                  execute: `code` must be a non-empty string"
             )),
+            Err(e) => internal_result("execute", &e),
         }
     }
+
+    async fn resume(&self, arguments: &Map<String, Value>) -> Value {
+        let invalid = |what: &str| {
+            tool_error(format!(
+                "MCP error {INVALID_PARAMS}: Input validation error: Invalid arguments for tool \
+                 resume: {what}"
+            ))
+        };
+        let Some(id) = arguments.get("executionId").and_then(Value::as_str) else {
+            return invalid("`executionId` is required and must be a string");
+        };
+        let Some(action) = arguments
+            .get("action")
+            .and_then(Value::as_str)
+            .and_then(ResumeAction::parse)
+        else {
+            return invalid("`action` must be one of \"accept\", \"decline\", \"cancel\"");
+        };
+        // `content` (a JSON-encoded object) answers form fields; approval gates ask for none, so
+        // it is read by nobody, and a malformed one is never an error (§6.5).
+        match executions::resume(self.services, self.principal, id, action, self.web_origin).await {
+            Ok(envelope) => call_result(&envelope),
+            Err(ExecuteError::NotFound) => {
+                call_result(&executions::envelope::execution_not_found(id))
+            }
+            Err(ExecuteError::InProgress) => {
+                let text = format!(
+                    "Execution {id} is being resumed by another request right now. Call resume \
+                     again in a moment to get its outcome."
+                );
+                json!({
+                    "content": [{ "type": "text", "text": text }],
+                    "structuredContent": { "status": "execution_in_progress", "executionId": id },
+                    "isError": true,
+                })
+            }
+            Err(e) => internal_result("resume", &e),
+        }
+    }
+}
+
+/// An envelope as a `CallToolResult` (`isError` only when true).
+fn call_result(envelope: &Envelope) -> Value {
+    let mut value = json!({
+        "content": envelope.content,
+        "structuredContent": envelope.structured,
+    });
+    if envelope.is_error {
+        value["isError"] = Value::Bool(true);
+    }
+    value
+}
+
+/// A failure of ours (storage): an opaque id for the model, the cause in the log (§6.6).
+fn internal_result(tool: &str, cause: &ExecuteError) -> Value {
+    let id = crate::ids::hex(&crate::ids::random_bytes::<4>());
+    logging::error(&format!("mcp: {tool} failed [{id}]: {cause}"));
+    let error = format!("Internal tool error [{id}]");
+    json!({
+        "content": [{ "type": "text", "text": format!("Error: {error}") }],
+        "structuredContent": { "status": "error", "error": error },
+        "isError": true,
+    })
 }
 
 /// Reads the requested protocol version of an `initialize` request.
@@ -243,8 +341,14 @@ mod tests {
     #[test]
     fn execute_tool_shape() {
         let tools = tools();
-        assert_eq!(tools.len(), 1);
+        assert_eq!(tools.len(), 2);
         assert_eq!(tools[0]["name"], "execute");
+        assert_eq!(tools[1]["name"], "resume");
+        assert_eq!(
+            tools[1]["inputSchema"]["required"],
+            json!(["executionId", "action"])
+        );
+        assert_eq!(tools[1]["execution"]["taskSupport"], "forbidden");
         assert_eq!(tools[0]["inputSchema"]["required"], json!(["code"]));
         assert_eq!(tools[0]["execution"]["taskSupport"], "forbidden");
         assert_eq!(

@@ -544,7 +544,7 @@ impl<'a> Driver<'a> {
                     seq,
                     path,
                     args,
-                    reply: record_reply(reply),
+                    reply: Recorded::from_reply(reply),
                 });
             }
             if batch.calls.is_empty() {
@@ -733,23 +733,6 @@ impl<'a> Driver<'a> {
             rquickjs::Error::Exception => Stop::Failed(describe(ctx, ctx.catch())),
             other => Stop::Failed(format!("{context}: {other}")),
         }
-    }
-}
-
-/// A host reply as the journal keeps it. JSON text a host promised to be valid is checked here,
-/// so that what is recorded is exactly what the script is given.
-fn record_reply(reply: HostReply) -> Recorded {
-    let text = match reply {
-        HostReply::Resolve(value) => value.to_string(),
-        HostReply::Json(text) => text,
-        HostReply::Reject(message) => return Recorded::Err(message),
-        HostReply::Pause(request) => {
-            return Recorded::Err(format!("{} cannot be paused here", request.address))
-        }
-    };
-    match serde_json::value::RawValue::from_string(text) {
-        Ok(raw) => Recorded::Ok(raw),
-        Err(e) => Recorded::Err(format!("the tool answered invalid JSON: {e}")),
     }
 }
 

@@ -25,6 +25,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::HostReply;
+
 /// Recorded text (paths, arguments, outcomes) a run may accumulate before its journal is dropped.
 /// Keeps the paused execution row well below D1's 2 MB row limit.
 pub const MAX_JOURNAL_BYTES: usize = 1024 * 1024;
@@ -120,6 +122,25 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 pub enum Recorded {
     Ok(Box<RawValue>),
     Err(String),
+}
+
+impl Recorded {
+    /// A host reply as the journal keeps it. JSON text a host promised to be valid is checked
+    /// here, so that what is recorded is exactly what the script is given.
+    pub fn from_reply(reply: HostReply) -> Recorded {
+        let text = match reply {
+            HostReply::Resolve(value) => value.to_string(),
+            HostReply::Json(text) => text,
+            HostReply::Reject(message) => return Recorded::Err(message),
+            HostReply::Pause(request) => {
+                return Recorded::Err(format!("{} cannot pause here", request.address))
+            }
+        };
+        match RawValue::from_string(text) {
+            Ok(raw) => Recorded::Ok(raw),
+            Err(e) => Recorded::Err(format!("the tool answered invalid JSON: {e}")),
+        }
+    }
 }
 
 impl PartialEq for Recorded {

@@ -11,10 +11,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_tool_fingerprint_index.sql",
         include_str!("migrations/0002_tool_fingerprint_index.sql"),
     ),
+    (
+        "0003_executions.sql",
+        include_str!("migrations/0003_executions.sql"),
+    ),
 ];
 
 /// The schema version this build expects (the last migration sets it).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What the schema check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,209 @@
+//! Every `execution` row statement (schema: `src/store/migrations/0003_executions.sql`). Each
+//! statement filters on the owner (tenant + subject), so another principal's id reads as absent.
+
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::store::{decode_rows, Sql, Statement, StoreError};
+
+/// Expired rows removed per new pause (keeps the cleanup's cost bounded).
+const CLEANUP_BATCH: i64 = 50;
+
+/// Where an execution row is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Paused,
+    Running,
+    Settled,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Paused => "paused",
+            Status::Running => "running",
+            Status::Settled => "settled",
+        }
+    }
+}
+
+/// One row, JSON columns still as text.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub status: Status,
+    pub code: Option<String>,
+    pub journal: Option<String>,
+    pub pending: Option<String>,
+    pub decision: Option<String>,
+    pub outcome: Option<String>,
+    pub claim: Option<String>,
+    pub lease_until: Option<i64>,
+    pub expires_at: i64,
+}
+
+/// The caller's execution `id`, if it exists (expired or not).
+pub async fn load(
+    sql: &dyn Sql,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<ExecutionRow>, StoreError> {
+    let rows = sql
+        .query(Statement::new(
+            "SELECT id, status, code, journal, pending, decision, outcome, claim, lease_until, \
+             expires_at FROM execution WHERE id = ?1 AND tenant = ?2 AND subject = ?3",
+            vec![
+                id.into(),
+                principal.tenant().into(),
+                principal.subject().into(),
+            ],
+        ))
+        .await?;
+    Ok(decode_rows(rows)?.into_iter().next())
+}
+
+/// What a new paused row holds.
+pub struct NewPause<'a> {
+    pub id: &'a str,
+    pub code: &'a str,
+    pub journal: &'a str,
+    pub pending: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Removes a few expired rows (of anyone), then inserts a paused row.
+pub async fn insert_paused(
+    sql: &dyn Sql,
+    principal: &Principal,
+    row: &NewPause<'_>,
+) -> Result<(), StoreError> {
+    sql.batch(vec![
+        Statement::new(
+            "DELETE FROM execution WHERE id IN \
+             (SELECT id FROM execution WHERE expires_at <= ?1 LIMIT ?2)",
+            vec![row.now.into(), CLEANUP_BATCH.into()],
+        ),
+        Statement::new(
+            "INSERT INTO execution (id, tenant, subject, status, code, journal, pending, \
+             created_at, updated_at, expires_at) \
+             VALUES (?1, ?2, ?3, 'paused', ?4, ?5, ?6, ?7, ?7, ?8)",
+            vec![
+                row.id.into(),
+                principal.tenant().into(),
+                principal.subject().into(),
+                row.code.into(),
+                row.journal.into(),
+                row.pending.into(),
+                row.now.into(),
+                row.expires_at.into(),
+            ],
+        ),
+    ])
+    .await
+}
+
+/// Takes the row for one resume: it must still be in `status` with `previous_claim` (so two
+/// resumes never both win). `false` when someone else changed it first.
+pub async fn claim(
+    sql: &dyn Sql,
+    principal: &Principal,
+    row: &ExecutionRow,
+    claim: &str,
+    lease_until: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = sql
+        .execute(Statement::new(
+            "UPDATE execution SET status = 'running', claim = ?1, lease_until = ?2, \
+             updated_at = ?3 \
+             WHERE id = ?4 AND tenant = ?5 AND subject = ?6 AND status = ?7 \
+               AND claim IS ?8",
+            vec![
+                claim.into(),
+                lease_until.into(),
+                now.into(),
+                row.id.as_str().into(),
+                principal.tenant().into(),
+                principal.subject().into(),
+                row.status.as_str().into(),
+                row.claim.clone().into(),
+            ],
+        ))
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Records the gated call's outcome under our claim. `false` when the claim was lost.
+pub async fn record_decision(
+    sql: &dyn Sql,
+    principal: &Principal,
+    id: &str,
+    claim: &str,
+    decision: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = sql
+        .execute(Statement::new(
+            "UPDATE execution SET decision = ?1, updated_at = ?2 \
+             WHERE id = ?3 AND tenant = ?4 AND subject = ?5 AND status = 'running' \
+               AND claim = ?6",
+            vec![
+                decision.into(),
+                now.into(),
+                id.into(),
+                principal.tenant().into(),
+                principal.subject().into(),
+                claim.into(),
+            ],
+        ))
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Settles the row under our claim with the envelope repeated resumes answer, dropping what
+/// only a resume needed. `false` when the claim was lost.
+pub async fn settle(
+    sql: &dyn Sql,
+    principal: &Principal,
+    id: &str,
+    claim: &str,
+    outcome: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let changed = sql
+        .execute(Statement::new(
+            "UPDATE execution SET status = 'settled', outcome = ?1, code = NULL, journal = NULL, \
+             pending = NULL, decision = NULL, claim = NULL, lease_until = NULL, updated_at = ?2, \
+             expires_at = ?3 \
+             WHERE id = ?4 AND tenant = ?5 AND subject = ?6 AND status = 'running' \
+               AND claim = ?7",
+            vec![
+                outcome.into(),
+                now.into(),
+                expires_at.into(),
+                id.into(),
+                principal.tenant().into(),
+                principal.subject().into(),
+                claim.into(),
+            ],
+        ))
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Deletes a row (a pause whose continuation lost its claim).
+pub async fn delete(sql: &dyn Sql, principal: &Principal, id: &str) -> Result<(), StoreError> {
+    sql.execute(Statement::new(
+        "DELETE FROM execution WHERE id = ?1 AND tenant = ?2 AND subject = ?3",
+        vec![
+            id.into(),
+            principal.tenant().into(),
+            principal.subject().into(),
+        ],
+    ))
+    .await
+    .map(|_| ())
+}
