@@ -1,5 +1,5 @@
-// Approvals: tool calls that wait for a person. The server keeps no list of open approvals (a
-// paused call lives in the agent's MCP session), so agents hand out a link to /resume/<id>; this
+// Approvals: tool calls that wait for a person. The server offers no list of open approvals (a
+// paused execution is only reachable by its id), so agents hand out a link to /resume/<id>; this
 // page explains that and opens a link or id the user pastes.
 
 import { h, fill } from "../lib/dom.js";

@@ -1,6 +1,7 @@
 // One paused execution: show what the tool call wants to do and send approve / decline / cancel.
-// With `?mcp_session_id=` it talks to the MCP session's routes (the approval channel agents use);
-// without it, to /api/executions (which keeps no pauses on this host, so it reports nothing).
+// Without `?mcp_session_id=` it talks to /api/executions/<id> (paused executions are kept in D1,
+// so any run that paused — from an agent or from the Run page — can be answered here); with it,
+// to the MCP session's browser-approval routes.
 
 import { api, seg, ApiError } from "../lib/api.js";
 import { h, fill } from "../lib/dom.js";

@@ -64,13 +64,15 @@ function renderAnswer(answer, elapsed, ctx) {
         h("dt", null, "Execution id"),
         h("dd", { class: "mono" }, s.executionId ?? "—"),
       ),
-      h(
-        "p",
-        { class: "muted" },
-        "Runs started here cannot be resumed later: approvals are answered from the agent's session. ",
-        h("a", { href: ctx.link("/approvals") }, "About approvals"),
-        ".",
-      ),
+      s.executionId
+        ? h(
+            "p",
+            null,
+            "The run waits until someone decides. ",
+            h("a", { href: ctx.link(`/resume/${encodeURIComponent(s.executionId)}`), "data-testid": "run-resume" }, "Approve or decline the call"),
+            ".",
+          )
+        : null,
       timing,
     ];
   }

@@ -66,6 +66,10 @@ pub fn execute_description() -> String {
         "- `emit(value)` shows a value to the user without returning it.",
         "- Configured API tools are called as `await tools.<path>(input)`; each call resolves to \
          `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.",
+        "- A call that needs a person's approval pauses the run: the result has status \
+         `waiting_for_interaction`, the question and an `executionId`. Ask the user, then call \
+         `resume` with their answer; the run continues where it stopped. `Date.now()` and \
+         `Math.random()` are replayed on resume, so a resumed run sees the same values.",
         "",
         "## Limits",
         "- No network: `fetch` is disabled, there are no timers, modules or `require`.",

@@ -47,13 +47,24 @@ pub fn metric(name: &str, value: impl std::fmt::Display) {
 /// and body) for the final canary scan.
 pub struct Api {
     base: String,
+    /// Sent with every request (e.g. an Access assertion).
+    headers: Vec<(String, String)>,
     seen: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Api {
     pub fn new(base: String) -> Api {
+        Api::with_headers(base, &[])
+    }
+
+    /// An [`Api`] that sends `headers` with every request.
+    pub fn with_headers(base: String, headers: &[(&str, &str)]) -> Api {
         Api {
             base,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             seen: Mutex::new(Vec::new()),
         }
     }
@@ -72,6 +83,9 @@ impl Api {
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let mut req = client().request(method, format!("{}{path}", self.base));
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
+        }
         if let Some(body) = body {
             req = req
                 .header("content-type", "application/json")
@@ -84,10 +98,13 @@ impl Api {
 
     /// POSTs a pre-serialised JSON body (the big inline specs).
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Answer {
-        let req = client()
+        let mut req = client()
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body);
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
+        }
         let answer = Answer::from(req.send().await.expect("request sent")).await;
         self.keep(&answer);
         answer
@@ -109,7 +126,12 @@ impl Api {
     }
 
     pub async fn mcp(&self, session: Option<&str>, body: &Value) -> Answer {
-        let answer = crate::mcp::post(&self.base, session, body).await;
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = crate::mcp::post_with(&self.base, session, body, &headers).await;
         self.keep(&answer);
         answer
     }
@@ -120,7 +142,7 @@ impl Api {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -176,7 +198,7 @@ pub async fn assert_canary_absent(canary: &str, api: &Api, log: &Path) -> String
 }
 
 /// Asserts `canary` is stored nowhere in plaintext in the Worker's local state (D1 and R2).
-fn assert_state_has_no_plaintext(canary: &str, persist_to: &Path) {
+pub fn assert_state_has_no_plaintext(canary: &str, persist_to: &Path) {
     let mut files = Vec::new();
     files_below(persist_to, &mut files);
     assert!(!files.is_empty(), "state under {}", persist_to.display());

@@ -9,5 +9,6 @@ mod boundary;
 mod catalog;
 mod catalog_big;
 mod console;
+mod executions;
 mod mcp;
 mod support;

@@ -284,7 +284,7 @@ async fn the_official_typescript_sdk_client_works() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
     assert_eq!(report["serverVersion"]["name"], "executor");
-    assert_eq!(report["toolNames"], json!(["execute"]));
+    assert_eq!(report["toolNames"], json!(["execute", "resume"]));
     assert_eq!(report["answer"]["structuredContent"]["result"], 42);
     assert_eq!(report["failing"]["isError"], true);
     assert!(report["failing"]["content"][0]["text"]

@@ -61,6 +61,30 @@ pub async fn start_with(
         .expect("the Worker starts")
 }
 
+/// [`start_with`] on a given state directory: a Worker started again on the state another one
+/// left behind (see [`provision::local::LocalWorker::stop_keeping_state`]) sees the same D1, R2
+/// and Durable Objects.
+pub async fn start_on(
+    persist_to: PathBuf,
+    vars: &[(&str, &str)],
+    log_file: Option<PathBuf>,
+) -> LocalWorker {
+    build_once();
+    let opts = LocalOptions {
+        port: None,
+        persist_to,
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        quiet: true,
+        log_file,
+    };
+    LocalWorker::start(&root(), opts)
+        .await
+        .expect("the Worker starts")
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
