@@ -102,8 +102,17 @@ struct Pending {
     path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     args: Option<Value>,
-    #[serde(flatten)]
-    request: PauseRequest,
+    address: String,
+    message: String,
+}
+
+impl Pending {
+    fn request(&self) -> PauseRequest {
+        PauseRequest {
+            address: self.address.clone(),
+            message: self.message.clone(),
+        }
+    }
 }
 
 fn limits(services: Services<'_>) -> Limits {
@@ -190,7 +199,8 @@ async fn store_pause(
         seq: call.seq,
         path: call.path.clone(),
         args: call.args.clone(),
-        request: call.request.clone(),
+        address: call.request.address.clone(),
+        message: call.request.message.clone(),
     };
     let journal_text = serde_json::to_string(&journal)
         .map_err(|e| StoreError::new("encode journal", e.to_string()))?;
@@ -231,7 +241,7 @@ pub async fn paused(
     let pending = pending_of(&row)?;
     Ok(envelope::paused(
         &row.id,
-        &pending.request,
+        &pending.request(),
         pending.args.as_ref(),
     ))
 }
@@ -370,10 +380,9 @@ async fn decide(
     web_origin: Option<&str>,
 ) -> HostReply {
     let target = pending
-        .request
         .address
         .strip_prefix("tools.")
-        .unwrap_or(&pending.request.address);
+        .unwrap_or(&pending.address);
     match action {
         ResumeAction::Accept => {
             let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
