@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::address::{DynamicAddress, ToolAddress};
@@ -34,7 +34,8 @@ use crate::connections::service::resolve_credentials;
 use crate::connections::{ConnectionError, ConnectionKey};
 use crate::integrations;
 use crate::logging;
-use crate::plugins::openapi::{AuthTemplate, OperationBinding};
+use crate::plugins::openapi::store::OpenApiConfig;
+use crate::plugins::openapi::OperationBinding;
 use crate::providers::encrypted;
 use crate::sandbox::{HostReply, PauseRequest, ToolHost};
 use crate::tools::{
@@ -411,11 +412,11 @@ impl<'a> CatalogHost<'a> {
                 )
             }
         };
-        let config: CallConfig = match row.config.as_deref() {
+        let config = match row.config.as_deref() {
             Some(text) => {
-                serde_json::from_str(text).map_err(|e| format!("stored integration config: {e}"))?
+                OpenApiConfig::parse(text).map_err(|e| format!("stored integration config: {e}"))?
             }
-            None => CallConfig::default(),
+            None => OpenApiConfig::default(),
         };
         let key = ConnectionKey {
             owner: address.owner,
@@ -436,15 +437,16 @@ impl<'a> CatalogHost<'a> {
                     other => format!("credentials: {other:?}"),
                 })?,
         };
-        let auth = config.template(&row.template)?;
+        let auth = config.auth_template(&row.template);
         if auth.is_none() && credentials.values().any(Option::is_some) {
             return Err(format!(
                 "connection template `{}` is not among the integration's auth methods",
                 row.template
             ));
         }
-        let headers = config.headers.unwrap_or_default();
-        let query_params = config.query_params.unwrap_or_default();
+        let none = BTreeMap::new();
+        let headers = config.headers.as_ref().unwrap_or(&none);
+        let query_params = config.query_params.as_ref().unwrap_or(&none);
         let call = OpenApiCall {
             integration: &address.integration,
             connection: &address.connection,
@@ -452,9 +454,9 @@ impl<'a> CatalogHost<'a> {
             input_schema: row.input_schema.as_ref(),
             defs: &row.defs,
             base_url: config.base_url.as_deref(),
-            headers: &headers,
-            query_params: &query_params,
-            auth: auth.as_ref(),
+            headers,
+            query_params,
+            auth,
             credentials: &credentials,
             timeout_ms: self.services.config.execute_timeout_ms,
             allow_local_network: self.services.config.allow_local_network,
@@ -592,38 +594,6 @@ struct NotFoundDetails<'a> {
     path: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suggestions: Vec<String>,
-}
-
-/// The parts of an OpenAPI integration's config a call uses (absent keys = unset).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CallConfig {
-    #[serde(default)]
-    base_url: Option<String>,
-    #[serde(default)]
-    headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    query_params: Option<BTreeMap<String, String>>,
-    /// Kept as values: one unreadable method must not break the others.
-    #[serde(default)]
-    authentication_template: Option<Vec<Value>>,
-}
-
-impl CallConfig {
-    /// The stored auth method with this slug; `None` when there is none.
-    fn template(&self, slug: &str) -> Result<Option<AuthTemplate>, String> {
-        let Some(found) = self
-            .authentication_template
-            .iter()
-            .flatten()
-            .find(|t| t.get("slug").and_then(Value::as_str) == Some(slug))
-        else {
-            return Ok(None);
-        };
-        serde_json::from_value(found.clone())
-            .map(Some)
-            .map_err(|e| format!("auth template `{slug}`: {e}"))
-    }
 }
 
 /// Validated `tools.executor.sources.list` arguments.
