@@ -26,6 +26,8 @@ pub struct Services<'a> {
     /// Outbound HTTP for users' upstream calls; always used through
     /// [`crate::net::http::guarded_fetch`].
     pub http: &'a dyn crate::net::http::HttpClient,
+    /// Waiting (see [`crate::time::Timer`]).
+    pub timer: &'a dyn crate::time::Timer,
 }
 
 /// Hands out the [`SecretBox`] derived from `EXECUTOR_SECRET_KEY`, deriving it lazily.

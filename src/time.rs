@@ -12,6 +12,24 @@ pub trait Clock {
     }
 }
 
+/// Waiting without blocking the isolate (polling for a decision, SSE keep-alives).
+///
+/// Loops that wait must be bounded by a number of waits, not by reading a [`Clock`]: the host
+/// test timer returns at once and test clocks do not move.
+#[async_trait::async_trait(?Send)]
+pub trait Timer {
+    async fn sleep(&self, ms: u64);
+}
+
+/// A timer that returns at once (unit tests and native tools that never wait).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoWaitTimer;
+
+#[async_trait::async_trait(?Send)]
+impl Timer for NoWaitTimer {
+    async fn sleep(&self, _ms: u64) {}
+}
+
 /// The host's clock, for native code and tests. Never used in the Worker.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Default, Clone, Copy)]

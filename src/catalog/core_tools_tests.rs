@@ -203,6 +203,8 @@ async fn wire_59_connections_list_is_lean() {
         services: world.services(),
         principal: &principal,
         web_origin: None,
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
     };
     let answer = dispatch.answer(&recorded["request"]["body"]).await;
     let crate::mcp::server::Answer::Reply(reply) = answer else {

@@ -682,6 +682,8 @@ async fn mcp_execute_runs_with_the_same_catalog() {
         services: world.services(),
         principal: &principal,
         web_origin: None,
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
     };
     let answer = dispatch
         .answer(&json!({

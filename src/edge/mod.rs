@@ -24,6 +24,16 @@ use crate::logging::{self, Level};
 use crate::store::{schema, MemoryBlobs};
 use crate::time::Clock;
 
+/// `setTimeout`, through `worker::Delay`.
+pub struct WorkerTimer;
+
+#[async_trait(?Send)]
+impl crate::time::Timer for WorkerTimer {
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
 /// `Date.now()`.
 pub struct WorkerClock;
 
@@ -311,6 +321,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
             clock: &clock,
             keyring: &keyring,
             http: &fetch::EdgeHttp,
+            timer: &WorkerTimer,
         },
         identity: &identity,
         sessions: &sessions,

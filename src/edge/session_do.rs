@@ -48,6 +48,7 @@ impl DurableObject for McpSessionDO {
                 clock: &WorkerClock,
                 keyring: &keyring,
                 http: &super::fetch::EdgeHttp,
+                timer: &super::WorkerTimer,
             },
             cached_meta: &self.meta,
         };

@@ -414,6 +414,8 @@ async fn mcp_resume_works_from_a_brand_new_session() {
         services: world.services(),
         principal: &principal,
         web_origin: None,
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
     };
     let call = |id: u64, name: &str, arguments: Value| {
         json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -445,6 +447,8 @@ async fn mcp_resume_works_from_a_brand_new_session() {
         services: world.services(),
         principal: &principal,
         web_origin: Some("http://127.0.0.1:8787"),
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
     };
     let done = answer(
         fresh

@@ -115,6 +115,7 @@ impl TestWorld {
             clock: &self.clock,
             keyring: &self.keyring,
             http: &self.http,
+            timer: &crate::time::NoWaitTimer,
         }
     }
 

@@ -15,6 +15,38 @@ pub mod jsonrpc;
 pub mod server;
 pub mod session;
 
+/// How a session asks a person to approve a paused call (§6.5), chosen with
+/// `?elicitation_mode=` when the session is created and kept in its meta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ElicitationMode {
+    /// The agent relays the user's answer through the `resume` tool (the default).
+    #[default]
+    Model,
+    /// The user decides on the console's approval page; `resume` waits for that decision.
+    Browser,
+    /// The server asks the client with `elicitation/create` over the session's GET stream.
+    Native,
+}
+
+impl ElicitationMode {
+    /// Reads a stored or requested mode; anything unknown is [`ElicitationMode::Model`].
+    pub fn parse(text: &str) -> ElicitationMode {
+        match text {
+            "browser" => ElicitationMode::Browser,
+            "native" => ElicitationMode::Native,
+            _ => ElicitationMode::Model,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElicitationMode::Model => "model",
+            ElicitationMode::Browser => "browser",
+            ElicitationMode::Native => "native",
+        }
+    }
+}
+
 /// Protocol versions that use the `initialize` handshake and that we negotiate, oldest first.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] =
     &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];

@@ -160,6 +160,10 @@ pub struct Dispatch<'a> {
     pub principal: &'a Principal,
     /// The origin the session was created at (hand-off links of the built-in tools).
     pub web_origin: Option<&'a str>,
+    /// How this session asks for approvals (which `resume` it offers, if any).
+    pub mode: super::ElicitationMode,
+    /// The session answering (`None` outside a session).
+    pub session_id: Option<&'a str>,
 }
 
 /// What one incoming message produced.

@@ -203,6 +203,8 @@ impl SessionObject<'_> {
             services: self.services,
             principal: &principal,
             web_origin: Some(meta.web_origin.as_str()).filter(|o| !o.is_empty()),
+            mode: super::ElicitationMode::parse(&meta.elicitation_mode),
+            session_id: Some(meta.session_id.as_str()),
         };
         let (messages, batch) = match body {
             Value::Array(items) if items.is_empty() => {

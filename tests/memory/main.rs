@@ -265,6 +265,7 @@ fn store_add_measurements() {
             clock: &clock,
             keyring: &keyring,
             http: &NoNetwork,
+            timer: &executor::time::NoWaitTimer,
         };
         let text = load(name);
         let input = text.len();
