@@ -20,6 +20,8 @@ pub mod config;
 pub mod connections;
 pub mod crypto;
 pub mod executions;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod ids;
 pub mod integrations;
@@ -31,6 +33,8 @@ pub mod plugins;
 pub mod policies;
 pub mod providers;
 pub mod sandbox;
+#[cfg(test)]
+mod security_matrix;
 pub mod store;
 #[cfg(test)]
 mod test_support;

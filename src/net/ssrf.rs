@@ -358,7 +358,7 @@ fn display_raw(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::BlockReason::*;
@@ -366,7 +366,7 @@ mod tests {
 
     /// `(url, verdict without local network, verdict with ALLOW_LOCAL_NETWORK=true)`;
     /// `None` means allowed.
-    const MATRIX: &[(&str, Option<BlockReason>, Option<BlockReason>)] = &[
+    pub(crate) const MATRIX: &[(&str, Option<BlockReason>, Option<BlockReason>)] = &[
         // Public destinations.
         ("https://example.com/", None, None),
         ("http://example.com:8080/path?q=1#f", None, None),

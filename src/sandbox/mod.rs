@@ -37,6 +37,16 @@ mod preprocess;
 
 pub use journal::{Batch, Journal, Recorded, ReplayError, Settled, MAX_JOURNAL_BYTES};
 
+/// The preprocessing step on its own, for the fuzz targets (`crate::fuzzing`): each candidate's
+/// source and whether it is the expression reading.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn preprocess_candidates_for_fuzzing(code: &str) -> Vec<(String, bool)> {
+    preprocess::candidates(code)
+        .into_iter()
+        .map(|c| (c.source, c.is_expression))
+        .collect()
+}
+
 use crate::time::Clock;
 
 /// Resource limits for one run.

@@ -1474,4 +1474,4 @@ fn percent_encode(text: &str, allow_reserved: bool) -> String {
 
 #[cfg(test)]
 #[path = "invoke_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -16,17 +16,18 @@ use crate::plugins::openapi::{
 use crate::test_support::{read_shared, wire};
 
 /// A credential value that must never show up in anything `invoke` returns.
-const CANARY: &str = "pet-CANARY-7f3a9c1e5b";
+pub(crate) const CANARY: &str = "pet-CANARY-7f3a9c1e5b";
 
-struct Setup {
+/// One tool of a spec with its call settings (also used by `crate::security_matrix`).
+pub(crate) struct Setup {
     tool: ToolDefinition,
     defs: Map<String, Value>,
-    base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     headers: BTreeMap<String, String>,
     query_params: BTreeMap<String, String>,
     auth: Option<AuthTemplate>,
     credentials: BTreeMap<String, Option<SecretValue>>,
-    allow_local_network: bool,
+    pub(crate) allow_local_network: bool,
 }
 
 impl Setup {
@@ -51,7 +52,7 @@ impl Setup {
     }
 
     /// A petstore tool with the derived `apikey-0` template and the canary as its `token`.
-    fn petstore(tool: &str) -> Setup {
+    pub(crate) fn petstore(tool: &str) -> Setup {
         let mut setup =
             Setup::from_spec(&read_shared("fixtures/openapi/petstore.openapi.json"), tool);
         setup
@@ -77,7 +78,7 @@ impl Setup {
         }
     }
 
-    async fn run(&self, http: &ScriptedHttp, args: Value) -> Value {
+    pub(crate) async fn run(&self, http: &ScriptedHttp, args: Value) -> Value {
         match invoke(http, &self.call(), Some(args)).await {
             InvokeOutcome::Result(value) => {
                 assert!(
@@ -91,7 +92,11 @@ impl Setup {
     }
 }
 
-fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> OutboundResponse {
+pub(crate) fn respond(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: impl Into<Vec<u8>>,
+) -> OutboundResponse {
     OutboundResponse {
         status,
         headers: headers

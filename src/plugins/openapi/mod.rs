@@ -53,5 +53,12 @@ pub use tools::{
     ToolDefinition, ToolPlan,
 };
 
+/// The YAML → JSON conversion on its own, for the fuzz targets (`crate::fuzzing`), with a
+/// small output limit so a fuzz input cannot grow a huge document.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn yaml_to_json_for_fuzzing(text: &str) -> Result<String, String> {
+    yaml::to_json(text, 4 * 1024 * 1024)
+}
+
 #[cfg(test)]
 mod fixture_tests;

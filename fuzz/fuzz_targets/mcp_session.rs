@@ -1,0 +1,4 @@
+//! `mcp_session`: see `executor::fuzzing::mcp_session` for what it drives and the properties it asserts.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| executor::fuzzing::mcp_session(data));
