@@ -117,7 +117,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     if body.is_empty() {
         return Err(ApiError::bad_request("expected a JSON request body"));
     }
-    serde_json::from_slice(body)
+    // JSON is UTF-8 (RFC 8259 §8.1). `from_slice` checks only the strings it keeps, so invalid
+    // bytes inside an ignored field would otherwise pass as a valid (no-op) request.
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("invalid request body: not UTF-8"))?;
+    serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
 
@@ -125,6 +129,18 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bodies_must_be_utf8_even_in_ignored_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Patch {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        let bad = parse_json::<Patch>(b"{\"other\":\"\xc3\x28\"}").unwrap_err();
+        assert_eq!(bad.into_response(0.0).status, 400);
+        assert!(parse_json::<Patch>(br#"{"other":"fine","name":"x"}"#).is_ok());
+    }
 
     #[test]
     fn shapes_match_the_wire_conventions() {

@@ -10,5 +10,6 @@ mod catalog;
 mod catalog_big;
 mod console;
 mod executions;
+mod malformed;
 mod mcp;
 mod support;
