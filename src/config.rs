@@ -78,7 +78,7 @@ pub struct Config {
     pub execution_pause_ttl_ms: u64,
     /// How long audit rows are kept (`AUDIT_RETENTION_DAYS`).
     pub audit_retention_ms: u64,
-    /// Most audit rows kept across tenants (`AUDIT_MAX_ROWS`).
+    /// Most audit rows kept across tenants (`AUDIT_MAX_ROWS`); 0 records nothing.
     pub audit_max_rows: u64,
     /// Optional pinned public origin of the console (`VITE_PUBLIC_SITE_URL`).
     pub public_site_url: Option<String>,
@@ -353,14 +353,20 @@ impl Config {
                 }
             },
         } * 1000;
+        // `zero_ok`: 0 is accepted besides the range (`AUDIT_MAX_ROWS=0` turns the log off).
         let mut bounded =
-            |name: &str, (min, max): (u64, u64), default: u64, unit: &str| match var(name) {
+            |name: &str, (min, max): (u64, u64), default: u64, zero_ok: bool| match var(name) {
                 None => default,
                 Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => n,
+                    Ok(n) if (min..=max).contains(&n) || (zero_ok && n == 0) => n,
                     _ => {
+                        let (unit, zero) = if zero_ok {
+                            ("rows", " (or 0)")
+                        } else {
+                            ("days", "")
+                        };
                         problems.push(format!(
-                            "{name} must be a whole number of {unit} between {min} and {max}"
+                            "{name} must be a whole number of {unit} between {min} and {max}{zero}"
                         ));
                         default
                     }
@@ -370,7 +376,7 @@ impl Config {
             "AUDIT_RETENTION_DAYS",
             AUDIT_RETENTION_DAYS_RANGE,
             DEFAULT_AUDIT_RETENTION_DAYS,
-            "days",
+            false,
         ) * 24
             * 60
             * 60
@@ -379,7 +385,7 @@ impl Config {
             "AUDIT_MAX_ROWS",
             AUDIT_MAX_ROWS_RANGE,
             DEFAULT_AUDIT_MAX_ROWS,
-            "rows",
+            true,
         );
 
         let public_site_url =
@@ -604,6 +610,9 @@ mod tests {
             (c.audit_retention_ms, c.audit_max_rows),
             (7 * 24 * 60 * 60 * 1000, 5000)
         );
+        let off =
+            parse(&[KEY, ("ENABLE_DEV_AUTH", "true"), ("AUDIT_MAX_ROWS", "0")]).expect("valid");
+        assert_eq!(off.audit_max_rows, 0);
         for (name, bad) in [
             ("AUDIT_RETENTION_DAYS", "0"),
             ("AUDIT_RETENTION_DAYS", "1d"),

@@ -19,7 +19,9 @@
 //!
 //! Retention: every write also deletes a bounded number of rows older than
 //! `AUDIT_RETENTION_DAYS` and rows beyond the newest `AUDIT_MAX_ROWS` (ids only grow, so that is
-//! `id <= max(id) - AUDIT_MAX_ROWS`), at most [`prune_limit`] of each.
+//! `id <= max(id) - AUDIT_MAX_ROWS`), at most [`prune_limit`] of each. `AUDIT_MAX_ROWS=0` turns
+//! the log off: nothing is written (rows already kept stay until the log is turned on again and
+//! prunes them).
 
 mod query;
 mod store;
@@ -252,13 +254,13 @@ pub fn prune_limit(added: usize) -> i64 {
 }
 
 /// The statements that write `entries` for `principal` and prune old rows (empty when there is
-/// nothing to write).
+/// nothing to write, or when `AUDIT_MAX_ROWS=0` turned the log off).
 pub fn statements(
     services: Services<'_>,
     principal: &Principal,
     entries: &[Entry],
 ) -> Vec<Statement> {
-    if entries.is_empty() {
+    if entries.is_empty() || services.config.audit_max_rows == 0 {
         return Vec::new();
     }
     let now = services.clock.now_ms() as i64;
