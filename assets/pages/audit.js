@@ -149,7 +149,7 @@ function row(item) {
     h("td", null, item.outcome === "ok" ? "ok" : h("code", null, item.outcome)),
     h("td", null, item.httpStatus ?? "—"),
     h("td", null, `${item.durationMs} ms`),
-    h("td", null, item.executionId ? h("code", null, item.executionId) : "—"),
+    h("td", null, item.executionId ? h("code", { title: item.executionId }, `${item.executionId.slice(0, 13)}…`) : "—"),
   );
 }
 
