@@ -11,15 +11,19 @@
 //! [`Recorder`]; the executions service takes them when the run ends or pauses, fills in the
 //! execution id, and writes them with one `Sql::batch` ([`statements`]: rows travel as JSON
 //! arrays expanded by `json_each`), or inside the batch that stores the pause. Calls a resumed
-//! run replays from its journal never reach the host, so they are not recorded twice. A failed
-//! audit write is logged and never fails the run.
+//! run replays from its journal never reach the host, so they are not recorded twice; a resume
+//! records the user's decision (accept: the approved call as the host ran it; decline, cancel:
+//! one `not_run` entry) when it takes it. Known gap: when a resume dies after storing the decision
+//! in the execution row but before writing its audit rows, the resume that takes over replays
+//! that decision and does not record it. A failed audit write is logged and never fails the run.
 //!
 //! Catalog reads (`tools.search`, `tools.describe.tool`, `tools.executor.sources.list`) are not
 //! tool calls and are not recorded.
 //!
 //! Retention: every write also deletes a bounded number of rows older than
 //! `AUDIT_RETENTION_DAYS` and rows beyond the newest `AUDIT_MAX_ROWS` (ids only grow, so that is
-//! `id <= max(id) - AUDIT_MAX_ROWS`), at most [`prune_limit`] of each. `AUDIT_MAX_ROWS=0` turns
+//! `id <= max(id) - AUDIT_MAX_ROWS`), at most [`prune_limit`] of each (so a log nobody writes to
+//! keeps its old rows until the next write). `AUDIT_MAX_ROWS=0` turns
 //! the log off: nothing is written (rows already kept stay until the log is turned on again and
 //! prunes them).
 

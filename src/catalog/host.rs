@@ -555,7 +555,7 @@ enum Gate {
     Approved,
 }
 
-/// What the audit log says the policy layer decided for a call that was not blocked.
+/// What the audit log says the policy layer decided, given the gate the call went through.
 fn audited(action: Action, gate: Gate) -> Audited {
     match (action, gate) {
         (Action::Block, _) => Audited::Blocked,

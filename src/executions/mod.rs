@@ -400,6 +400,8 @@ pub async fn resume(
             if !store::record_decision(services.sql, principal, id, &claim, &text, now_ms(services))
                 .await?
             {
+                // The call may have run: it is audited even though this resume lost its claim.
+                audit::write(services, principal, &settle_audit(entries, None, Some(id))).await;
                 return Err(ExecuteError::InProgress);
             }
             batch
