@@ -32,7 +32,6 @@ mod store;
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::Services;
@@ -44,8 +43,7 @@ pub use query::{parse_filter, AuditError, Filter, Page, MAX_LIMIT};
 pub use store::list;
 
 /// What the policy layer (or the user) decided about a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Ran without asking: an `approve` policy, or nothing asked for approval. Also calls that
     /// named no tool (outcome `tool_not_found`), which no policy could judge.
@@ -199,39 +197,12 @@ pub fn outcome_of_value(value: &Value) -> (String, Option<u16>) {
     }
 }
 
-/// [`outcome_of_value`] for a ToolResult as JSON text (built-in tools answer text); reads only
-/// `ok`, `error.code`, `error.status` and `http.status`.
+/// [`outcome_of_value`] for a ToolResult as JSON text (built-in tools answer text).
 pub fn outcome_of_text(text: &str) -> (String, Option<u16>) {
-    #[derive(Deserialize)]
-    struct Brief {
-        ok: Option<bool>,
-        error: Option<BriefError>,
-        http: Option<BriefHttp>,
-    }
-    #[derive(Deserialize)]
-    struct BriefError {
-        code: Option<String>,
-        status: Option<u16>,
-    }
-    #[derive(Deserialize)]
-    struct BriefHttp {
-        status: Option<u16>,
-    }
-    match serde_json::from_str::<Brief>(text) {
-        Ok(Brief {
-            ok: Some(false),
-            error,
-            ..
-        }) => {
-            let (code, status) = error.map_or((None, None), |e| (e.code, e.status));
-            (
-                code.as_deref()
-                    .map_or_else(|| OUTCOME_ERROR.to_owned(), outcome_code),
-                status,
-            )
-        }
-        Ok(brief) => (OUTCOME_OK.to_owned(), brief.http.and_then(|h| h.status)),
-        // Not an object (an array, a string): a plain successful value.
+    // Parsed as a `Value` rather than a dedicated struct: the generic parser is in the Worker
+    // anyway, a derived one would add to its size, and built-in results are small.
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) => outcome_of_value(&value),
         Err(_) => (OUTCOME_OK.to_owned(), None),
     }
 }

@@ -49,5 +49,5 @@ async fn list(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
     }
     let filter = audit::parse_filter(pairs)?;
     let page = audit::list(app.services.sql, &principal, &filter).await?;
-    Ok(Response::json(200, &page))
+    Ok(Response::json(200, &page.to_json()))
 }
