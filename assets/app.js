@@ -23,10 +23,11 @@ const ROUTES = [
   { re: /^\/run\/?$/, page: "run", section: "run" },
   { re: /^\/approvals\/?$/, page: "approvals", section: "approvals" },
   { re: /^\/resume\/([^/]+)\/?$/, page: "resume", section: "approvals" },
+  { re: /^\/audit\/?$/, page: "audit", section: "audit" },
   { re: /^\/connect\/?$/, page: "connect", section: "connect" },
   { re: /^\/(?:providers|secrets)\/?$/, page: "providers", section: "providers" },
 ];
-const TOP_LEVEL = new Set(["integrations", "tools", "policies", "run", "approvals", "resume", "connect", "providers", "secrets"]);
+const TOP_LEVEL = new Set(["integrations", "tools", "policies", "run", "approvals", "resume", "audit", "connect", "providers", "secrets"]);
 
 const main = document.getElementById("main");
 const state = { me: null, prefix: "", renderId: 0, cleanup: null, firstRender: true };

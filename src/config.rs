@@ -76,6 +76,10 @@ pub struct Config {
     /// How long a paused execution stays resumable, and how long a settled one keeps its outcome
     /// for repeated resumes (`EXECUTION_PAUSE_TTL_SECONDS`).
     pub execution_pause_ttl_ms: u64,
+    /// How long audit rows are kept (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention_ms: u64,
+    /// Most audit rows kept across tenants (`AUDIT_MAX_ROWS`); 0 records nothing.
+    pub audit_max_rows: u64,
     /// Optional pinned public origin of the console (`VITE_PUBLIC_SITE_URL`).
     pub public_site_url: Option<String>,
 }
@@ -104,6 +108,12 @@ pub const DEFAULT_EXECUTE_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_EXECUTION_PAUSE_TTL_SECONDS: u64 = 24 * 60 * 60;
 /// Bounds of `EXECUTION_PAUSE_TTL_SECONDS`: one minute to 30 days.
 pub const EXECUTION_PAUSE_TTL_SECONDS_RANGE: (u64, u64) = (60, 30 * 24 * 60 * 60);
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 30;
+/// Bounds of `AUDIT_RETENTION_DAYS`: one day to ten years.
+pub const AUDIT_RETENTION_DAYS_RANGE: (u64, u64) = (1, 3650);
+pub const DEFAULT_AUDIT_MAX_ROWS: u64 = 100_000;
+/// Bounds of `AUDIT_MAX_ROWS`.
+pub const AUDIT_MAX_ROWS_RANGE: (u64, u64) = (100, 10_000_000);
 const MIN_SECRET_KEY_CHARS: usize = 16;
 
 /// Org slugs that would collide with console or API paths.
@@ -343,6 +353,40 @@ impl Config {
                 }
             },
         } * 1000;
+        // `zero_ok`: 0 is accepted besides the range (`AUDIT_MAX_ROWS=0` turns the log off).
+        let mut bounded =
+            |name: &str, (min, max): (u64, u64), default: u64, zero_ok: bool| match var(name) {
+                None => default,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) || (zero_ok && n == 0) => n,
+                    _ => {
+                        let (unit, zero) = if zero_ok {
+                            ("rows", " (or 0)")
+                        } else {
+                            ("days", "")
+                        };
+                        problems.push(format!(
+                            "{name} must be a whole number of {unit} between {min} and {max}{zero}"
+                        ));
+                        default
+                    }
+                },
+            };
+        let audit_retention_ms = bounded(
+            "AUDIT_RETENTION_DAYS",
+            AUDIT_RETENTION_DAYS_RANGE,
+            DEFAULT_AUDIT_RETENTION_DAYS,
+            false,
+        ) * 24
+            * 60
+            * 60
+            * 1000;
+        let audit_max_rows = bounded(
+            "AUDIT_MAX_ROWS",
+            AUDIT_MAX_ROWS_RANGE,
+            DEFAULT_AUDIT_MAX_ROWS,
+            true,
+        );
 
         let public_site_url =
             var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
@@ -375,6 +419,8 @@ impl Config {
             execute_timeout_ms,
             execute_memory_bytes,
             execution_pause_ttl_ms,
+            audit_retention_ms,
+            audit_max_rows,
             public_site_url,
         })
     }
@@ -546,6 +592,36 @@ mod tests {
             ("EXECUTE_TIMEOUT_MS", "5")
         ])
         .is_err());
+    }
+
+    #[test]
+    fn audit_retention_bounds() {
+        let c = parse(&[KEY, ("ENABLE_DEV_AUTH", "true")]).expect("valid");
+        assert_eq!(c.audit_retention_ms, 30 * 24 * 60 * 60 * 1000);
+        assert_eq!(c.audit_max_rows, DEFAULT_AUDIT_MAX_ROWS);
+        let c = parse(&[
+            KEY,
+            ("ENABLE_DEV_AUTH", "true"),
+            ("AUDIT_RETENTION_DAYS", "7"),
+            ("AUDIT_MAX_ROWS", "5000"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (c.audit_retention_ms, c.audit_max_rows),
+            (7 * 24 * 60 * 60 * 1000, 5000)
+        );
+        let off =
+            parse(&[KEY, ("ENABLE_DEV_AUTH", "true"), ("AUDIT_MAX_ROWS", "0")]).expect("valid");
+        assert_eq!(off.audit_max_rows, 0);
+        for (name, bad) in [
+            ("AUDIT_RETENTION_DAYS", "0"),
+            ("AUDIT_RETENTION_DAYS", "1d"),
+            ("AUDIT_MAX_ROWS", "10"),
+            ("AUDIT_MAX_ROWS", "-5"),
+        ] {
+            let e = parse(&[KEY, ("ENABLE_DEV_AUTH", "true"), (name, bad)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //!   is redacted.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod config;

@@ -29,6 +29,7 @@ use super::listing::refresh_before_reading;
 use super::seams::{self, Action, Decision, InvokeOutcome, OpenApiCall, PolicySet};
 use super::store::{self, CallRow, CatalogError, RowFilter};
 use crate::app::Services;
+use crate::audit::{self, Decision as Audited};
 use crate::auth::Principal;
 use crate::connections::service::resolve_credentials;
 use crate::connections::{ConnectionError, ConnectionKey};
@@ -52,6 +53,8 @@ pub struct CatalogHost<'a> {
     index: AsyncOnce<Rc<SearchIndex>>,
     /// The origin the run's request arrived at (built-in tools' hand-off links).
     web_origin: Option<String>,
+    /// One audit entry per tool call of this run (see [`CatalogHost::take_audit`]).
+    audit: audit::Recorder,
 }
 
 /// The isolate's index cache. Host unit tests run unrelated databases on shared threads, so
@@ -82,6 +85,7 @@ impl<'a> CatalogHost<'a> {
             policies: AsyncOnce::default(),
             index: AsyncOnce::default(),
             web_origin: None,
+            audit: audit::Recorder::default(),
         }
     }
 
@@ -89,6 +93,14 @@ impl<'a> CatalogHost<'a> {
     pub fn with_web_origin(mut self, origin: Option<&str>) -> Self {
         self.web_origin = origin.map(str::to_owned);
         self
+    }
+
+    /// The audit entries of the tool calls made so far (search, describe and
+    /// `executor.sources.list` are catalog reads and are not recorded). A paused call is noted
+    /// with decision `approval_required` and outcome `pending`; the executions service decides
+    /// which of those it keeps.
+    pub fn take_audit(&self) -> Vec<audit::Entry> {
+        self.audit.take()
     }
 
     async fn policies(&self) -> Result<Rc<PolicySet>, CatalogError> {
@@ -283,11 +295,47 @@ impl<'a> CatalogHost<'a> {
         })
     }
 
+    /// One tool call, timed and noted for the audit log.
     async fn call_tool(&self, path: &str, args: Option<Value>, gate: Gate) -> HostReply {
-        match ToolAddress::from_sandbox_path(path) {
-            ToolAddress::Static(id) => self.call_static(&id, args, gate).await,
-            ToolAddress::Dynamic(address) => self.call_dynamic(&address, args, gate).await,
-        }
+        let start = self.services.clock.now_ms();
+        let (reply, decision, address, integration, connection) =
+            match ToolAddress::from_sandbox_path(path) {
+                ToolAddress::Static(id) => {
+                    let (reply, decision) = self.call_static(&id, args, gate).await;
+                    match builtin::find(&id) {
+                        Some(tool) => (
+                            reply,
+                            decision,
+                            tool.address(),
+                            Some(builtin::INTEGRATION.to_owned()),
+                            None,
+                        ),
+                        None => (reply, decision, id, None, None),
+                    }
+                }
+                ToolAddress::Dynamic(address) => {
+                    let (reply, decision) = self.call_dynamic(&address, args, gate).await;
+                    let connection = format!("{}.{}", address.owner.as_str(), address.connection);
+                    (
+                        reply,
+                        decision,
+                        address.address(),
+                        Some(address.integration),
+                        Some(connection),
+                    )
+                }
+            };
+        let mut entry = audit::Entry::new(&address, decision, start, self.services.clock.now_ms());
+        entry.integration = integration;
+        entry.connection = connection;
+        (entry.outcome, entry.http_status) = match &reply {
+            HostReply::Resolve(value) => audit::outcome_of_value(value),
+            HostReply::Json(text) => audit::outcome_of_text(text),
+            HostReply::Reject(_) => (audit::OUTCOME_INTERNAL.to_owned(), None),
+            HostReply::Pause(_) => (audit::OUTCOME_PENDING.to_owned(), None),
+        };
+        self.audit.record(entry);
+        reply
     }
 
     /// Runs one call the user approved after it paused: the approval gate is skipped for this
@@ -303,25 +351,26 @@ impl<'a> CatalogHost<'a> {
     /// A built-in tool: policy (block), then the argument check, then the approval gate (a
     /// pause, unless this call was approved), then `core_tools` runs it. Tools this build only
     /// lists answer `tool_unavailable`.
-    async fn call_static(&self, id: &str, args: Option<Value>, gate: Gate) -> HostReply {
+    async fn call_static(&self, id: &str, args: Option<Value>, gate: Gate) -> (HostReply, Audited) {
         let Some(tool) = builtin::find(id) else {
-            return self.tool_not_found(id).await;
+            return (self.tool_not_found(id).await, Audited::Allowed);
         };
         let address = tool.address();
         let policies = match self.policies().await {
             Ok(policies) => policies,
-            Err(e) => return internal(&address, &e.to_string()),
+            Err(e) => return (internal(&address, &e.to_string()), Audited::Allowed),
         };
         let decision = policies.resolve(&address, tool.requires_approval);
         if matches!(decision.action, Action::Block) {
-            return blocked(&address, &address, &decision);
+            return (blocked(&address, &address, &decision), Audited::Blocked);
         }
+        let audited = audited(decision.action, gate);
         let Some(core) = core_tools::runnable(tool) else {
-            return HostReply::Json(core_tools::unavailable(&address));
+            return (HostReply::Json(core_tools::unavailable(&address)), audited);
         };
         let args = match core.check(&address, args) {
             Ok(args) => args,
-            Err(invalid) => return HostReply::Json(invalid),
+            Err(invalid) => return (HostReply::Json(invalid), audited),
         };
         // The approval gate for built-in tools: stop here until the user decides.
         if matches!(decision.action, Action::RequireApproval) && gate == Gate::Ask {
@@ -331,7 +380,10 @@ impl<'a> CatalogHost<'a> {
                 decision.matched_pattern.as_deref(),
                 Some(&args),
             );
-            return HostReply::Pause(PauseRequest { address, message });
+            return (
+                HostReply::Pause(PauseRequest { address, message }),
+                Audited::ApprovalRequired,
+            );
         }
         let context = CoreContext {
             services: self.services,
@@ -341,10 +393,11 @@ impl<'a> CatalogHost<'a> {
                 self.web_origin.as_deref(),
             ),
         };
-        match core.run(&context, args).await {
+        let reply = match core.run(&context, args).await {
             Ok(result) => HostReply::Json(result),
             Err(cause) => internal(&address, &cause),
-        }
+        };
+        (reply, audited)
     }
 
     async fn call_dynamic(
@@ -352,7 +405,7 @@ impl<'a> CatalogHost<'a> {
         address: &DynamicAddress,
         args: Option<Value>,
         gate: Gate,
-    ) -> HostReply {
+    ) -> (HostReply, Audited) {
         let target = address.target_id();
         let (row, policies) = join(
             store::tool_call(self.services.sql, self.principal, address),
@@ -361,15 +414,16 @@ impl<'a> CatalogHost<'a> {
         .await;
         let row = match row {
             Ok(Some(row)) => row,
-            Ok(None) => return self.tool_not_found(&target).await,
-            Err(e) => return internal(&target, &e.to_string()),
+            Ok(None) => return (self.tool_not_found(&target).await, Audited::Allowed),
+            Err(e) => return (internal(&target, &e.to_string()), Audited::Allowed),
         };
         let policies = match policies {
             Ok(policies) => policies,
-            Err(e) => return internal(&target, &e.to_string()),
+            Err(e) => return (internal(&target, &e.to_string()), Audited::Allowed),
         };
         let decision = policies.resolve(&target, row.annotations.requires_approval == Some(true));
-        match (decision.action, gate) {
+        let audited = audited(decision.action, gate);
+        let reply = match (decision.action, gate) {
             (Action::Block, _) => blocked(&address.address(), &target, &decision),
             // Stops here until the user decides; the execution resumes with their answer.
             (Action::RequireApproval, Gate::Ask) => {
@@ -388,7 +442,8 @@ impl<'a> CatalogHost<'a> {
                     Ok(InvokeOutcome::Internal { cause }) | Err(cause) => internal(&target, &cause),
                 }
             }
-        }
+        };
+        (reply, audited)
     }
 
     /// Resolves the credentials and auth template of an approved call and invokes it.
@@ -498,6 +553,16 @@ enum Gate {
     Ask,
     /// The user approved this call.
     Approved,
+}
+
+/// What the audit log says the policy layer decided, given the gate the call went through.
+fn audited(action: Action, gate: Gate) -> Audited {
+    match (action, gate) {
+        (Action::Block, _) => Audited::Blocked,
+        (Action::RequireApproval, Gate::Ask) => Audited::ApprovalRequired,
+        (Action::RequireApproval, Gate::Approved) => Audited::Approved,
+        (Action::Approve, _) => Audited::Allowed,
+    }
 }
 
 /// Longest rendering of the arguments in an approval message.

@@ -44,8 +44,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::Services;
+use crate::audit::{self, Decision, Entry};
 use crate::auth::Principal;
-use crate::catalog::CatalogHost;
+use crate::catalog::address::DynamicAddress;
+use crate::catalog::{builtin, CatalogHost};
 use crate::logging;
 use crate::sandbox::{self, Batch, HostReply, Journal, Limits, PauseRequest, Recorded, Settled};
 use crate::store::StoreError;
@@ -165,13 +167,51 @@ pub async fn execute_at(
     // The caller's catalog: search, describe and tool calls, loaded lazily per run.
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
     let run = sandbox::run(code, &limits(services), &host, services.clock).await;
+    let entries = host.take_audit();
     match run.paused {
-        None => Ok(envelope::from_run(&run)),
+        None => {
+            audit::write(services, principal, &settle_audit(entries, None, None)).await;
+            Ok(envelope::from_run(&run))
+        }
         Some(call) => {
-            let pause = store_pause(services, principal, code, run.journal, &call).await?;
+            let pause =
+                store_pause(services, principal, code, run.journal, &call, entries, None).await?;
             Ok(pause.unwrap_or_else(|e| e))
         }
     }
+}
+
+/// Gives a run's audit entries their execution id and settles its approval entries. When the
+/// run paused (`paused`: the gated call's address and the new execution's id), the first
+/// pending entry for that address is the pause and carries the new id; other pending entries
+/// are dropped (those calls are asked again when the run resumes). When it did not pause,
+/// pending entries never ran (the script finished or failed first, or the pause could not be
+/// kept): outcome `not_run`. Every other entry carries `run_id` (the execution being resumed),
+/// else the new pause's id.
+fn settle_audit(
+    mut entries: Vec<Entry>,
+    paused: Option<(&str, &str)>,
+    run_id: Option<&str>,
+) -> Vec<Entry> {
+    let mut pause_kept = false;
+    entries.retain_mut(|entry| {
+        let pending =
+            entry.decision == Decision::ApprovalRequired && entry.outcome == audit::OUTCOME_PENDING;
+        if pending {
+            match paused {
+                Some((address, id)) if !pause_kept && entry.address == address => {
+                    pause_kept = true;
+                    entry.execution_id = Some(id.to_owned());
+                    return true;
+                }
+                Some(_) => return false,
+                None => entry.outcome = audit::OUTCOME_NOT_RUN.to_owned(),
+            }
+        }
+        entry.execution_id = run_id.or(paused.map(|(_, id)| id)).map(str::to_owned);
+        true
+    });
+    entries
 }
 
 /// Writes a new paused execution. `Ok(Err(envelope))` when it cannot be kept (too large): the
@@ -182,6 +222,8 @@ async fn store_pause(
     code: &str,
     journal: Option<Journal>,
     call: &sandbox::PausedCall,
+    entries: Vec<Entry>,
+    run_id: Option<&str>,
 ) -> Result<Result<Envelope, Envelope>, ExecuteError> {
     let too_large = |bytes: usize| {
         envelope::failed(&format!(
@@ -191,8 +233,12 @@ async fn store_pause(
             call.request.address
         ))
     };
+    let not_kept = |entries: Vec<Entry>| async move {
+        audit::write(services, principal, &settle_audit(entries, None, run_id)).await;
+    };
     let Some(journal) = journal else {
         // The engine does not pause once its journal overflowed; treat it as too large anyway.
+        not_kept(entries).await;
         return Ok(Err(too_large(sandbox::MAX_JOURNAL_BYTES)));
     };
     let pending = Pending {
@@ -208,10 +254,13 @@ async fn store_pause(
         .map_err(|e| StoreError::new("encode pending call", e.to_string()))?;
     let bytes = code.len() + journal_text.len() + pending_text.len();
     if bytes > MAX_PAUSED_ROW_BYTES {
+        not_kept(entries).await;
         return Ok(Err(too_large(bytes)));
     }
     let id = crate::ids::execution_id();
     let now = now_ms(services);
+    let entries = settle_audit(entries, Some((&call.request.address, &id)), run_id);
+    // The audit rows ride in the batch that stores the pause (no extra round trip).
     store::insert_paused(
         services.sql,
         principal,
@@ -223,6 +272,7 @@ async fn store_pause(
             now,
             expires_at: now.saturating_add(ttl_ms(services)),
         },
+        audit::statements(services, principal, &entries),
     )
     .await?;
     Ok(Ok(envelope::paused(&id, &call.request, call.args.as_ref())))
@@ -328,10 +378,14 @@ pub async fn resume(
     let mut journal: Journal = decode(row.journal.as_deref(), "journal")?;
 
     // The gated call's outcome: recorded before the replay, so it is produced at most once.
+    // Audit entries of this resume: the decision (when this resume takes it), then the live
+    // calls after the replay.
+    let mut entries = Vec::new();
     let decision: Batch = match row.decision.as_deref() {
         Some(text) => decode(Some(text), "decision")?,
         None => {
-            let reply = decide(services, principal, &pending, action, web_origin).await;
+            let (reply, decided) = decide(services, principal, &pending, action, web_origin).await;
+            entries = decided;
             let batch = Batch {
                 at: services.clock.now_ms(),
                 calls: vec![Settled {
@@ -346,6 +400,8 @@ pub async fn resume(
             if !store::record_decision(services.sql, principal, id, &claim, &text, now_ms(services))
                 .await?
             {
+                // The call may have run: it is audited even though this resume lost its claim.
+                audit::write(services, principal, &settle_audit(entries, None, Some(id))).await;
                 return Err(ExecuteError::InProgress);
             }
             batch
@@ -354,14 +410,23 @@ pub async fn resume(
     journal.batches.push(decision);
 
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
-    let outcome = match sandbox::replay(&code, &limits(services), &host, services.clock, journal)
-        .await
-    {
-        Err(diverged) => envelope::failed(&diverged.to_string()),
+    let replayed = sandbox::replay(&code, &limits(services), &host, services.clock, journal).await;
+    entries.extend(host.take_audit());
+    let outcome = match replayed {
+        Err(diverged) => {
+            audit::write(services, principal, &settle_audit(entries, None, Some(id))).await;
+            envelope::failed(&diverged.to_string())
+        }
         Ok(run) => match &run.paused {
-            None => envelope::from_run(&run),
+            None => {
+                audit::write(services, principal, &settle_audit(entries, None, Some(id))).await;
+                envelope::from_run(&run)
+            }
             Some(call) => {
-                match store_pause(services, principal, &code, run.journal.clone(), call).await? {
+                let journal = run.journal.clone();
+                match store_pause(services, principal, &code, journal, call, entries, Some(id))
+                    .await?
+                {
                     Ok(next) => next,
                     Err(too_large) => too_large,
                 }
@@ -371,31 +436,44 @@ pub async fn resume(
     finish(services, principal, id, &claim, outcome).await
 }
 
-/// Runs (accept) or refuses (decline, cancel) the gated call.
+/// Runs (accept) or refuses (decline, cancel) the gated call; with its audit entry.
 async fn decide(
     services: Services<'_>,
     principal: &Principal,
     pending: &Pending,
     action: ResumeAction,
     web_origin: Option<&str>,
-) -> HostReply {
+) -> (HostReply, Vec<Entry>) {
     let target = pending
         .address
         .strip_prefix("tools.")
         .unwrap_or(&pending.address);
-    match action {
+    let (decision, verb) = match action {
         ResumeAction::Accept => {
             let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
-            host.call_approved(&pending.path, pending.args.clone())
-                .await
+            let reply = host
+                .call_approved(&pending.path, pending.args.clone())
+                .await;
+            return (reply, host.take_audit());
         }
-        ResumeAction::Decline => HostReply::Reject(format!(
-            "Tool \"{target}\" requires approval but the request was declined by the user."
-        )),
-        ResumeAction::Cancel => HostReply::Reject(format!(
-            "Tool \"{target}\" requires approval but the request was cancelled by the user."
-        )),
+        ResumeAction::Decline => (Decision::Declined, "declined"),
+        ResumeAction::Cancel => (Decision::Cancelled, "cancelled"),
+    };
+    let now = services.clock.now_ms();
+    let mut entry = Entry::new(&pending.address, decision, now, now);
+    entry.outcome = audit::OUTCOME_NOT_RUN.to_owned();
+    if let Some(address) = DynamicAddress::parse(&pending.address) {
+        entry.connection = Some(format!("{}.{}", address.owner.as_str(), address.connection));
+        entry.integration = Some(address.integration);
+    } else if builtin::find(&pending.address).is_some() {
+        entry.integration = Some(builtin::INTEGRATION.to_owned());
     }
+    (
+        HostReply::Reject(format!(
+            "Tool \"{target}\" requires approval but the request was {verb} by the user."
+        )),
+        vec![entry],
+    )
 }
 
 /// Settles the row with `outcome` and answers it. When our claim was lost meanwhile (a resume

@@ -73,13 +73,16 @@ pub struct NewPause<'a> {
     pub expires_at: i64,
 }
 
-/// Removes a few expired rows (of anyone), then inserts a paused row.
+/// Removes a few expired rows (of anyone), then inserts a paused row, in one batch with `audit`
+/// (the run's audit statements). Should that batch fail with the audit statements in it, the
+/// pause is stored without them (the audit must not fail the run; the loss is logged).
 pub async fn insert_paused(
     sql: &dyn Sql,
     principal: &Principal,
     row: &NewPause<'_>,
+    audit: Vec<Statement>,
 ) -> Result<(), StoreError> {
-    sql.batch(vec![
+    let pause = vec![
         Statement::new(
             "DELETE FROM execution WHERE id IN \
              (SELECT id FROM execution WHERE expires_at <= ?1 LIMIT ?2)",
@@ -100,8 +103,21 @@ pub async fn insert_paused(
                 row.expires_at.into(),
             ],
         ),
-    ])
-    .await
+    ];
+    if audit.is_empty() {
+        return sql.batch(pause).await;
+    }
+    let with_audit = pause.iter().cloned().chain(audit).collect();
+    match sql.batch(with_audit).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            crate::logging::error(&format!(
+                "audit: the rows of paused execution {} were not written: {e}",
+                row.id
+            ));
+            sql.batch(pause).await
+        }
+    }
 }
 
 /// Takes the row for one resume: it must still be in `status` with `previous_claim` (so two

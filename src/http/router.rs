@@ -141,6 +141,9 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
     if let Some(answer) = super::policies::route(app, request, &segs).await {
         return answer;
     }
+    if let Some(answer) = super::audit::route(app, request, &segs).await {
+        return answer;
+    }
     let method = request.method.as_str();
     match (method, segs.as_slice()) {
         // Account: only `me` checks identity (it is the console's auth gate).

@@ -15,10 +15,11 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_executions.sql",
         include_str!("migrations/0003_executions.sql"),
     ),
+    ("0004_audit.sql", include_str!("migrations/0004_audit.sql")),
 ];
 
 /// The schema version this build expects (the last migration sets it).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// What the schema check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

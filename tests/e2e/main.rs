@@ -4,6 +4,7 @@
 //! checks in [`boundary`] always run.
 
 mod api;
+mod audit;
 mod auth;
 mod boundary;
 mod catalog;
