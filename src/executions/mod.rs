@@ -39,6 +39,7 @@
 
 pub mod envelope;
 mod store;
+pub mod waiting;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -104,6 +105,10 @@ struct Pending {
     args: Option<Value>,
     address: String,
     message: String,
+    /// The MCP session (browser mode) whose approval link answers this call; continuations
+    /// inherit it. Kept inside the `pending` JSON, so it needs no column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
 }
 
 impl Pending {
@@ -159,6 +164,19 @@ pub async fn execute_at(
     code: &str,
     web_origin: Option<&str>,
 ) -> Result<Envelope, ExecuteError> {
+    execute_in_session(services, principal, code, web_origin, None).await
+}
+
+/// [`execute_at`] for an MCP session in browser mode: a pause records `session_id`, so its
+/// approval link (`/api/mcp-sessions/<session_id>/executions/<id>`) answers it
+/// ([`check_session`]).
+pub async fn execute_in_session(
+    services: Services<'_>,
+    principal: &Principal,
+    code: &str,
+    web_origin: Option<&str>,
+    session_id: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
@@ -168,7 +186,8 @@ pub async fn execute_at(
     match run.paused {
         None => Ok(envelope::from_run(&run)),
         Some(call) => {
-            let pause = store_pause(services, principal, code, run.journal, &call).await?;
+            let pause =
+                store_pause(services, principal, code, run.journal, &call, session_id).await?;
             Ok(pause.unwrap_or_else(|e| e))
         }
     }
@@ -182,6 +201,7 @@ async fn store_pause(
     code: &str,
     journal: Option<Journal>,
     call: &sandbox::PausedCall,
+    session: Option<&str>,
 ) -> Result<Result<Envelope, Envelope>, ExecuteError> {
     let too_large = |bytes: usize| {
         envelope::failed(&format!(
@@ -201,6 +221,7 @@ async fn store_pause(
         args: call.args.clone(),
         address: call.request.address.clone(),
         message: call.request.message.clone(),
+        session: session.map(str::to_owned),
     };
     let journal_text = serde_json::to_string(&journal)
         .map_err(|e| StoreError::new("encode journal", e.to_string()))?;
@@ -354,20 +375,29 @@ pub async fn resume(
     journal.batches.push(decision);
 
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
-    let outcome = match sandbox::replay(&code, &limits(services), &host, services.clock, journal)
-        .await
-    {
-        Err(diverged) => envelope::failed(&diverged.to_string()),
-        Ok(run) => match &run.paused {
-            None => envelope::from_run(&run),
-            Some(call) => {
-                match store_pause(services, principal, &code, run.journal.clone(), call).await? {
-                    Ok(next) => next,
-                    Err(too_large) => too_large,
+    let outcome =
+        match sandbox::replay(&code, &limits(services), &host, services.clock, journal).await {
+            Err(diverged) => envelope::failed(&diverged.to_string()),
+            Ok(run) => match &run.paused {
+                None => envelope::from_run(&run),
+                Some(call) => {
+                    let session = pending.session.as_deref();
+                    match store_pause(
+                        services,
+                        principal,
+                        &code,
+                        run.journal.clone(),
+                        call,
+                        session,
+                    )
+                    .await?
+                    {
+                        Ok(next) => next,
+                        Err(too_large) => too_large,
+                    }
                 }
-            }
-        },
-    };
+            },
+        };
     finish(services, principal, id, &claim, outcome).await
 }
 

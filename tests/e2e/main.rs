@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod boundary;
+mod browser_approvals;
 mod catalog;
 mod catalog_big;
 mod console;
