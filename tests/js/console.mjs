@@ -693,7 +693,7 @@ try {
     await page.getByTestId("approval-outcome").filter({ hasText: "declined by the user" }).waitFor();
     const resumed = await mcpPost(init.sid, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "resume", arguments: { executionId: s.executionId } } });
     check(String(resumed.body.result?.structuredContent?.error ?? "").includes("declined by the user"), `the agent's resume sees the decision: ${JSON.stringify(resumed.body)}`);
-    await apiCall("DELETE", `/api/policies/${encodeURIComponent(rule.id)}`);
+    await apiCall("DELETE", `/api/policies/${encodeURIComponent(rule.id)}`, { owner: "user" });
   });
 
   await flow("update the spec and see added/removed tools", ["openapi"], [ADD], async () => {
