@@ -69,10 +69,12 @@ function row(item, ctx) {
   const approve = h("button", { type: "button", class: "primary", "aria-label": `Approve ${item.address}` }, "Approve");
   const decline = h("button", { type: "button", class: "danger", "aria-label": `Decline ${item.address}` }, "Decline");
   const sid = item.mcpSessionId;
+  const state = badge("Waiting", "require_approval");
   const send = (action, button) =>
     busy(button, status, async () => {
       const answer = await api(`/api/executions/${seg(id)}/resume`, { method: "POST", body: { action } });
       approve.disabled = decline.disabled = true;
+      state.replaceWith(badge(action === "accept" ? "Approved" : "Declined", action === "accept" ? "approve" : "block"));
       fill(status, outcome(action, answer, ctx, sid));
     });
   approve.addEventListener("click", () => send("accept", approve));
@@ -81,7 +83,7 @@ function row(item, ctx) {
   return h(
     "li",
     { class: "panel", "data-testid": "approval", "data-execution-id": id },
-    h("p", null, badge("Waiting", "require_approval"), " ", h("span", { class: "mono" }, item.address)),
+    h("p", null, state, " ", h("span", { class: "mono" }, item.address)),
     h("pre", null, item.message),
     h("p", { class: "muted" }, `Arguments: `, h("code", null, item.argsPreview), item.argsTruncated ? " (cut)" : null),
     h("p", { class: "muted" }, `Paused ${formatTime(item.createdAt)} · expires ${formatTime(item.expiresAt)} · `, h("a", { href: ctx.link(link) }, "details")),

@@ -5,6 +5,8 @@
 //! with `MCP_BROWSER_APPROVAL_WAIT_SECONDS`), unknown ids, the open-approvals list and the
 //! route's 4xx answers.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use executor_tests::upstream::{Recorded, Upstream};
