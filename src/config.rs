@@ -82,6 +82,9 @@ pub struct Config {
     pub audit_max_rows: u64,
     /// Optional pinned public origin of the console (`VITE_PUBLIC_SITE_URL`).
     pub public_site_url: Option<String>,
+    /// How long the browser-mode MCP `resume` waits for a decision made on the console
+    /// (`MCP_BROWSER_APPROVAL_WAIT_SECONDS`, default 10 minutes).
+    pub browser_approval_wait_ms: u64,
 }
 
 /// Every configuration problem found, each naming the variable.
@@ -114,6 +117,10 @@ pub const AUDIT_RETENTION_DAYS_RANGE: (u64, u64) = (1, 3650);
 pub const DEFAULT_AUDIT_MAX_ROWS: u64 = 100_000;
 /// Bounds of `AUDIT_MAX_ROWS`.
 pub const AUDIT_MAX_ROWS_RANGE: (u64, u64) = (100, 10_000_000);
+/// Default of `MCP_BROWSER_APPROVAL_WAIT_SECONDS` (§6.6: up to ten minutes).
+pub const DEFAULT_BROWSER_APPROVAL_WAIT_SECONDS: u64 = 10 * 60;
+/// Bounds of `MCP_BROWSER_APPROVAL_WAIT_SECONDS`: one second (tests) to fifteen minutes.
+pub const BROWSER_APPROVAL_WAIT_SECONDS_RANGE: (u64, u64) = (1, 15 * 60);
 const MIN_SECRET_KEY_CHARS: usize = 16;
 
 /// Org slugs that would collide with console or API paths.
@@ -388,6 +395,21 @@ impl Config {
             true,
         );
 
+        let (min_wait, max_wait) = BROWSER_APPROVAL_WAIT_SECONDS_RANGE;
+        let browser_approval_wait_ms = match var("MCP_BROWSER_APPROVAL_WAIT_SECONDS") {
+            None => DEFAULT_BROWSER_APPROVAL_WAIT_SECONDS,
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs) if (min_wait..=max_wait).contains(&secs) => secs,
+                _ => {
+                    problems.push(format!(
+                        "MCP_BROWSER_APPROVAL_WAIT_SECONDS must be a whole number of seconds \
+                         between {min_wait} and {max_wait}"
+                    ));
+                    DEFAULT_BROWSER_APPROVAL_WAIT_SECONDS
+                }
+            },
+        } * 1000;
+
         let public_site_url =
             var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &public_site_url {
@@ -422,6 +444,7 @@ impl Config {
             audit_retention_ms,
             audit_max_rows,
             public_site_url,
+            browser_approval_wait_ms,
         })
     }
 
@@ -577,6 +600,26 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(short.execution_pause_ttl_ms, 120_000);
+        assert_eq!(c.browser_approval_wait_ms, 600_000);
+        let quick = parse(&[
+            KEY,
+            ("ENABLE_DEV_AUTH", "true"),
+            ("MCP_BROWSER_APPROVAL_WAIT_SECONDS", "3"),
+        ])
+        .expect("valid");
+        assert_eq!(quick.browser_approval_wait_ms, 3_000);
+        for bad in ["0", "5m", "100000"] {
+            let e = parse(&[
+                KEY,
+                ("ENABLE_DEV_AUTH", "true"),
+                ("MCP_BROWSER_APPROVAL_WAIT_SECONDS", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("MCP_BROWSER_APPROVAL_WAIT_SECONDS"),
+                "{e}"
+            );
+        }
         for bad in ["10", "-1", "1h", "99999999"] {
             let e = parse(&[
                 KEY,

@@ -6,6 +6,7 @@
 import { api, seg, ApiError } from "../lib/api.js";
 import { h, fill } from "../lib/dom.js";
 import { badge, busy, errorBox, field, loading, pageHead, snippet } from "../lib/ui.js";
+import { outcome } from "./approvals.js";
 
 const DONE = { accept: "Approval", decline: "Decline", cancel: "Cancellation" };
 
@@ -62,13 +63,14 @@ export async function render(view, ctx) {
     await busy(button, status, async () => {
       const answer = await api(`${base}/resume`, { method: "POST", body });
       for (const b of buttons) b.disabled = true;
-      const next = answer.structured?.status === "waiting_for_interaction" ? answer.structured.executionId : null;
+      // The session route answers the decision (`text` is what to tell the agent) plus the run's
+      // `outcome`; the plain route answers the outcome itself.
+      const run = sid ? answer.outcome : answer;
       fill(
         status,
         h("p", { class: "success", role: "status" }, `${DONE[action]} sent.`),
-        next
-          ? h("p", null, "The run paused again. ", h("a", { href: ctx.link(`/resume/${encodeURIComponent(next)}${sid ? `?mcp_session_id=${encodeURIComponent(sid)}` : ""}`) }, "Review the next call"))
-          : [h("p", null, "Tell the agent, for example:"), snippet(answer.text ?? "", "message for the agent")],
+        run ? outcome(action, run, ctx, sid) : null,
+        sid && run?.status !== "paused" ? [h("p", null, "The agent is waiting for this decision; if it stopped waiting, tell it:"), snippet(answer.text ?? "", "message for the agent")] : null,
       );
     });
   };

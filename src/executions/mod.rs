@@ -39,6 +39,7 @@
 
 pub mod envelope;
 mod store;
+pub mod waiting;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,6 +107,10 @@ struct Pending {
     args: Option<Value>,
     address: String,
     message: String,
+    /// The MCP session (browser mode) whose approval link answers this call; continuations
+    /// inherit it. Kept inside the `pending` JSON, so it needs no column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
 }
 
 impl Pending {
@@ -161,6 +166,19 @@ pub async fn execute_at(
     code: &str,
     web_origin: Option<&str>,
 ) -> Result<Envelope, ExecuteError> {
+    execute_in_session(services, principal, code, web_origin, None).await
+}
+
+/// [`execute_at`] for an MCP session in browser mode: a pause records `session_id`, so its
+/// approval link (`/api/mcp-sessions/<session_id>/executions/<id>`) answers it
+/// ([`check_session`]).
+pub async fn execute_in_session(
+    services: Services<'_>,
+    principal: &Principal,
+    code: &str,
+    web_origin: Option<&str>,
+    session_id: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
@@ -174,8 +192,19 @@ pub async fn execute_at(
             Ok(envelope::from_run(&run))
         }
         Some(call) => {
-            let pause =
-                store_pause(services, principal, code, run.journal, &call, entries, None).await?;
+            let pause = store_pause(
+                services,
+                principal,
+                code,
+                run.journal,
+                &call,
+                entries,
+                PauseOrigin {
+                    run_id: None,
+                    session: session_id,
+                },
+            )
+            .await?;
             Ok(pause.unwrap_or_else(|e| e))
         }
     }
@@ -214,6 +243,14 @@ fn settle_audit(
     entries
 }
 
+/// Where a new pause comes from: the execution it continues (audit rows name it) and the MCP
+/// session whose approval link may answer it.
+#[derive(Clone, Copy, Default)]
+struct PauseOrigin<'a> {
+    run_id: Option<&'a str>,
+    session: Option<&'a str>,
+}
+
 /// Writes a new paused execution. `Ok(Err(envelope))` when it cannot be kept (too large): the
 /// envelope says so, and nothing was stored.
 async fn store_pause(
@@ -223,8 +260,9 @@ async fn store_pause(
     journal: Option<Journal>,
     call: &sandbox::PausedCall,
     entries: Vec<Entry>,
-    run_id: Option<&str>,
+    origin: PauseOrigin<'_>,
 ) -> Result<Result<Envelope, Envelope>, ExecuteError> {
+    let PauseOrigin { run_id, session } = origin;
     let too_large = |bytes: usize| {
         envelope::failed(&format!(
             "{} needs approval, but this execution is too large to pause ({bytes} bytes of code \
@@ -247,6 +285,7 @@ async fn store_pause(
         args: call.args.clone(),
         address: call.request.address.clone(),
         message: call.request.message.clone(),
+        session: session.map(str::to_owned),
     };
     let journal_text = serde_json::to_string(&journal)
         .map_err(|e| StoreError::new("encode journal", e.to_string()))?;
@@ -424,8 +463,20 @@ pub async fn resume(
             }
             Some(call) => {
                 let journal = run.journal.clone();
-                match store_pause(services, principal, &code, journal, call, entries, Some(id))
-                    .await?
+                let session = pending.session.as_deref();
+                match store_pause(
+                    services,
+                    principal,
+                    &code,
+                    journal,
+                    call,
+                    entries,
+                    PauseOrigin {
+                        run_id: Some(id),
+                        session,
+                    },
+                )
+                .await?
                 {
                     Ok(next) => next,
                     Err(too_large) => too_large,

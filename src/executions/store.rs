@@ -223,3 +223,44 @@ pub async fn delete(sql: &dyn Sql, principal: &Principal, id: &str) -> Result<()
     .await
     .map(|_| ())
 }
+
+/// One row of the caller's waiting list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WaitingRow {
+    pub id: String,
+    pub pending: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The caller's paused, unexpired rows, newest first, after `(created_at, id)` of the previous
+/// page when `after` is set; at most `limit` rows.
+pub async fn list_paused(
+    sql: &dyn Sql,
+    principal: &Principal,
+    now: i64,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<WaitingRow>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some((at, id)) => (Some(at), Some(id)),
+        None => (None, None),
+    };
+    let rows = sql
+        .query(Statement::new(
+            "SELECT id, pending, created_at, expires_at FROM execution \
+             WHERE tenant = ?1 AND subject = ?2 AND status = 'paused' AND expires_at > ?3 \
+               AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?6",
+            vec![
+                principal.tenant().into(),
+                principal.subject().into(),
+                now.into(),
+                after_at.into(),
+                after_id.into(),
+                limit.into(),
+            ],
+        ))
+        .await?;
+    decode_rows(rows)
+}

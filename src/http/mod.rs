@@ -2,6 +2,7 @@
 //! errors into HTTP responses ([`error`]). Nothing here knows about Workers types; the edge
 //! converts `worker::Request` into [`Request`] and [`Response`] back.
 
+mod approvals;
 mod audit;
 mod connections;
 pub mod error;

@@ -79,7 +79,7 @@ struct ResumeBody {
 
 /// `{status: "completed", text, structured, isError}` or `{status: "paused", text, structured}`
 /// (§3.10).
-fn execution_response(envelope: executions::Envelope) -> Response {
+pub(super) fn execution_response(envelope: executions::Envelope) -> Response {
     if envelope.paused {
         return Response::json(
             200,
@@ -101,7 +101,7 @@ fn execution_response(envelope: executions::Envelope) -> Response {
     )
 }
 
-fn execution_error(error: ExecuteError, id: &str) -> ApiError {
+pub(super) fn execution_error(error: ExecuteError, id: &str) -> ApiError {
     match error {
         ExecuteError::EmptyCode => ApiError::bad_request(error.to_string()),
         // Unknown, expired and other principals' ids look the same (wire 68).
@@ -142,6 +142,9 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         return answer;
     }
     if let Some(answer) = super::audit::route(app, request, &segs).await {
+        return answer;
+    }
+    if let Some(answer) = super::approvals::route(app, request, &segs).await {
         return answer;
     }
     let method = request.method.as_str();

@@ -6,10 +6,13 @@
 //!   (Accept/Content-Type, batches, notifications → 202), `DELETE`.
 //! - [`server`] answers one JSON-RPC message: `initialize` (version negotiation), `ping`,
 //!   `tools/list`, `tools/call` → the shared [`crate::executions::execute`] service.
+//! - [`browser`] is browser-mode approval (§6.6): approval links and a `resume` that waits
+//!   for the console's decision.
 //! - [`jsonrpc`] is the one place that turns MCP failures into HTTP responses.
 //!
 //! Wire types come from `rmcp::model`; the dispatch is ours.
 
+pub mod browser;
 pub mod envelope;
 pub mod jsonrpc;
 pub mod server;

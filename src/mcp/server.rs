@@ -89,7 +89,7 @@ pub fn resume_description() -> String {
         .to_owned()
 }
 
-fn tool_value(name: &str, description: String, schema: Value) -> Value {
+pub(super) fn tool_value(name: &str, description: String, schema: Value) -> Value {
     let schema: Map<String, Value> = match schema {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -148,7 +148,7 @@ pub fn tools() -> Vec<Value> {
 }
 
 /// A tool-level failure the model can read (MCP convention: a result, not a JSON-RPC error).
-fn tool_error(text: String) -> Value {
+pub(super) fn tool_error(text: String) -> Value {
     let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
     result.result_type = None;
     serde_json::to_value(result).unwrap_or(Value::Null)
@@ -205,7 +205,10 @@ impl Dispatch<'_> {
         let params = object.get("params").cloned().unwrap_or(Value::Null);
         let result = match method {
             "ping" => Ok(json!({})),
-            "tools/list" => Ok(json!({ "tools": tools() })),
+            "tools/list" => Ok(json!({ "tools": match self.mode {
+                super::ElicitationMode::Browser => super::browser::tools(),
+                _ => tools(),
+            } })),
             "tools/call" => Ok(self.call_tool(params).await),
             "initialize" => Err((
                 INVALID_REQUEST,
@@ -229,6 +232,11 @@ impl Dispatch<'_> {
             }
         };
         let arguments = params.arguments.unwrap_or_default();
+        if self.mode == super::ElicitationMode::Browser {
+            if let Some(result) = super::browser::call_tool(self, &params.name, &arguments).await {
+                return result;
+            }
+        }
         match params.name.as_ref() {
             "execute" => self.execute(&arguments).await,
             "resume" => self.resume(&arguments).await,
@@ -296,7 +304,7 @@ impl Dispatch<'_> {
 }
 
 /// An envelope as a `CallToolResult` (`isError` only when true).
-fn call_result(envelope: &Envelope) -> Value {
+pub(super) fn call_result(envelope: &Envelope) -> Value {
     let mut value = json!({
         "content": envelope.content,
         "structuredContent": envelope.structured,
@@ -308,7 +316,7 @@ fn call_result(envelope: &Envelope) -> Value {
 }
 
 /// A failure of ours (storage): an opaque id for the model, the cause in the log (§6.6).
-fn internal_result(tool: &str, cause: &ExecuteError) -> Value {
+pub(super) fn internal_result(tool: &str, cause: &ExecuteError) -> Value {
     let id = crate::ids::hex(&crate::ids::random_bytes::<4>());
     logging::error(&format!("mcp: {tool} failed [{id}]: {cause}"));
     let error = format!("Internal tool error [{id}]");

@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod auth;
 mod boundary;
+mod browser_approvals;
 mod catalog;
 mod catalog_big;
 mod console;

@@ -637,6 +637,65 @@ try {
     await page.getByTestId("policies-empty").waitFor();
   });
 
+  await flow("approve and decline paused runs on the Approvals page", ["policies", "tools"], [ACCOUNT], async () => {
+    const rule = await apiCall("POST", "/api/policies", { owner: "user", pattern: "pets.org.main.pets.getPet", action: "require_approval" });
+    const runGated = async (petId) => {
+      await visit(page, "/run", "Run");
+      await page.getByLabel("Code").fill(`return await tools.pets.org.main.pets.getPet({ petId: ${petId} })`);
+      await page.getByRole("button", { name: "Run", exact: true }).click();
+      await page.getByTestId("run-resume").waitFor({ timeout: 30000 });
+    };
+    await runGated(7);
+    await shot(page, "run-paused");
+    await clickNav(page, "Approvals", "Approvals");
+    const row = page.getByTestId("approval").first();
+    await row.waitFor();
+    check((await row.innerText()).includes('{"petId":7}'), "the row previews the arguments");
+    await shot(page, "approvals-pending");
+    // Keyboard: focus Approve and press Enter.
+    await row.getByRole("button", { name: "Approve tools.pets.org.main.pets.getPet" }).focus();
+    await page.keyboard.press("Enter");
+    await row.getByTestId("approval-outcome").filter({ hasText: "Biscuit" }).waitFor({ timeout: 30000 });
+    await shot(page, "approvals-approved");
+
+    await runGated(8);
+    await clickNav(page, "Approvals", "Approvals");
+    const next = page.getByTestId("approval").first();
+    await next.getByRole("button", { name: "Decline tools.pets.org.main.pets.getPet" }).click();
+    await next.getByTestId("approval-outcome").filter({ hasText: "declined by the user" }).waitFor({ timeout: 30000 });
+    await page.getByTestId("approvals-refresh").click();
+    await page.getByTestId("approvals-empty").waitFor();
+
+    // The Run page's deep link (no MCP session).
+    await runGated(9);
+    await page.getByTestId("run-resume").click();
+    await settle(page, "Approve this tool call?");
+    await shot(page, "resume-deep-link");
+    await page.getByRole("button", { name: "Approve", exact: true }).click();
+    await page.getByTestId("approval-outcome").filter({ hasText: "Biscuit" }).waitFor({ timeout: 30000 });
+
+    // An MCP session in browser mode hands out /resume/<id>?mcp_session_id=<sid>.
+    const mcpPost = async (sid, body, query = "") => {
+      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      if (sid) Object.assign(headers, { "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" });
+      const res = await fetch(`${base}/mcp${query}`, { method: "POST", headers, body: JSON.stringify(body) });
+      return { sid: res.headers.get("mcp-session-id"), body: await res.json() };
+    };
+    const init = await mcpPost(null, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "console-test", version: "1" } } }, "?elicitation_mode=browser");
+    const paused = await mcpPost(init.sid, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "execute", arguments: { code: "return await tools.pets.org.main.pets.getPet({ petId: 7 })" } } });
+    const s = paused.body.result?.structuredContent ?? {};
+    check(s.status === "user_approval_required", `browser-mode pause: ${JSON.stringify(paused.body)}`);
+    await page.goto(s.approvalUrl);
+    await settle(page, "Approve this tool call?");
+    await shot(page, "resume-mcp-session");
+    await page.getByRole("button", { name: "Decline", exact: true }).click();
+    await page.getByText("Decline sent.").waitFor({ timeout: 30000 });
+    await page.getByTestId("approval-outcome").filter({ hasText: "declined by the user" }).waitFor();
+    const resumed = await mcpPost(init.sid, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "resume", arguments: { executionId: s.executionId } } });
+    check(String(resumed.body.result?.structuredContent?.error ?? "").includes("declined by the user"), `the agent's resume sees the decision: ${JSON.stringify(resumed.body)}`);
+    await apiCall("DELETE", `/api/policies/${encodeURIComponent(rule.id)}`, { owner: "user" });
+  });
+
   await flow("update the spec and see added/removed tools", ["openapi"], [ADD], async () => {
     petstore.version = 2;
     await visit(page, "/integrations/pets?tab=settings", "Console Pets");
