@@ -7,11 +7,16 @@
 //! - [`server`] answers one JSON-RPC message: `initialize` (version negotiation), `ping`,
 //!   `tools/list`, `tools/call` → the shared [`crate::executions::execute`] service.
 //! - [`jsonrpc`] is the one place that turns MCP failures into HTTP responses.
+//! - [`live`] is a session object's in-memory state: the GET event stream, waiters for client
+//!   responses and for duplicate request ids, the idle policy.
+//! - [`native`] runs `execute` in native elicitation mode (`elicitation/create` over the stream).
 //!
 //! Wire types come from `rmcp::model`; the dispatch is ours.
 
 pub mod envelope;
 pub mod jsonrpc;
+pub mod live;
+pub mod native;
 pub mod server;
 pub mod session;
 
