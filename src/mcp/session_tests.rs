@@ -420,3 +420,32 @@ async fn idle_teardown_keeps_the_meta_and_the_pauses() {
         .await;
     assert_eq!(response.status, 404);
 }
+
+#[tokio::test]
+async fn resume_calls_queue_per_execution_id() {
+    use crate::mcp::live::Turn;
+    let t = Harness::new();
+    t.initialize("model", json!({})).await;
+    // Another request is resuming exec_x (a different JSON-RPC id): this one waits, bounded.
+    let held = json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call"});
+    let Turn::Run(guard) = t.live.turn(&t.timer, "resume:exec_x".into(), &held).await else {
+        panic!("free key")
+    };
+    let resume = call(
+        1,
+        "resume",
+        json!({"executionId": "exec_x", "action": "accept"}),
+    );
+    let waited = t.post(resume.clone()).await.json_body().unwrap();
+    assert_eq!(
+        waited["error"]["code"],
+        crate::mcp::jsonrpc::SERVER_ERROR,
+        "{waited}"
+    );
+    drop(guard);
+    let free = t.post(resume).await.json_body().unwrap();
+    assert_eq!(
+        free["result"]["structuredContent"]["status"],
+        "execution_not_found"
+    );
+}
