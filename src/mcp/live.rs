@@ -147,8 +147,9 @@ type Settled = Option<(Value, Value)>;
 pub struct LiveSession {
     pub settings: LiveSettings,
     stream: RefCell<Option<mpsc::UnboundedSender<String>>>,
-    /// Server→client requests waiting for a response, by JSON-encoded id.
-    waiting: RefCell<HashMap<String, oneshot::Sender<Value>>>,
+    /// Server→client requests waiting for a response, by JSON-encoded id, with the request
+    /// (sent again on a new stream).
+    waiting: RefCell<HashMap<String, (String, oneshot::Sender<Value>)>>,
     /// Keys in flight, with the requests waiting for each.
     in_flight: RefCell<HashMap<String, Vec<oneshot::Sender<Settled>>>>,
     last_activity_ms: Cell<f64>,
@@ -223,9 +224,13 @@ impl LiveSession {
     }
 
     /// Opens the session's standalone stream, closing the previous one (a second GET replaces
-    /// the first, §6.4).
+    /// the first, §6.4). Questions still unanswered are sent again on it: a client that lost
+    /// its stream (the platform does not always tell us) gets them when it reconnects.
     pub fn open_stream(&self) -> EventStream {
         let (tx, rx) = mpsc::unbounded();
+        for (message, _) in self.waiting.borrow().values() {
+            let _ = tx.unbounded_send(message.clone());
+        }
         if let Some(old) = self.stream.replace(Some(tx)) {
             old.close_channel();
         }
@@ -269,8 +274,10 @@ impl LiveSession {
         );
         let key = Value::String(id.clone()).to_string();
         let (tx, rx) = oneshot::channel();
-        self.waiting.borrow_mut().insert(key.clone(), tx);
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        self.waiting
+            .borrow_mut()
+            .insert(key.clone(), (message.to_string(), tx));
         if !self.send(&message) {
             self.waiting.borrow_mut().remove(&key);
             return Err(false);
@@ -290,7 +297,7 @@ impl LiveSession {
             return false;
         };
         match self.waiting.borrow_mut().remove(&id.to_string()) {
-            Some(tx) => tx.send(response.clone()).is_ok(),
+            Some((_, tx)) => tx.send(response.clone()).is_ok(),
             None => false,
         }
     }
@@ -492,6 +499,24 @@ pub(crate) mod tests {
         };
         let (got, sent) = join(ask, answer).await;
         assert_eq!(got.unwrap(), sent);
+
+        // A question asked on a stream the client lost comes again on its next stream.
+        let lost = live.open_stream();
+        let ask = live.request(&timer, "elicitation/create", json!({"message": "again?"}));
+        let answer = async {
+            drop(lost);
+            let mut fresh = Box::pin(live.open_stream().frames(10, |_| std::future::pending()));
+            let frame = String::from_utf8(fresh.next().await.unwrap()).unwrap();
+            let sent: Value =
+                serde_json::from_str(frame.strip_prefix("event: message\ndata: ").unwrap().trim())
+                    .unwrap();
+            assert_eq!(sent["params"]["message"], "again?");
+            assert!(live.deliver(&json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}})));
+        };
+        let (got, ()) = join(ask, answer).await;
+        assert!(got.is_ok());
+        let _stream = live.open_stream();
+        assert!(live.stream_open());
 
         // Unanswered: a timeout, and the late answer is dropped.
         let ask = live

@@ -139,7 +139,7 @@ async fn native_stream_over_raw_http_and_duplicate_request_ids() {
     if !enabled("native_stream_over_raw_http_and_duplicate_request_ids") {
         return;
     }
-    let worker = start("mcp-native-raw", &[("MCP_ELICITATION_TIMEOUT_MS", "1500")]).await;
+    let worker = start("mcp-native-raw", &[("MCP_ELICITATION_TIMEOUT_MS", "4000")]).await;
     let base = worker.base_url().to_string();
     let mut init = initialize_body(0, "2025-06-18");
     init["params"]["capabilities"] = json!({"elicitation": {}});
@@ -220,6 +220,53 @@ async fn native_stream_over_raw_http_and_duplicate_request_ids() {
         "{done}"
     );
 
+    // A second GET replaces the first, which ends.
+    let replacement = get("text/event-stream").await.expect("GET");
+    assert_eq!(replacement.status(), 200);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the replaced stream stays open");
+
+    // The client loses its stream without telling us. Either the platform reports it (the
+    // pause comes back with the model-mode fallback), or the question waits and is sent again
+    // when the client opens a new stream.
+    drop(replacement);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let gone = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "execute", "arguments": {"code": CREATE_POLICY}}});
+    let pending = tokio::spawn({
+        let (base, sid) = (base.clone(), sid.clone());
+        async move { post(&base, Some(&sid), &gone).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut reconnected = get("text/event-stream").await.expect("GET");
+    let mut buffer = String::new();
+    let path = if pending.is_finished() {
+        let done = pending.await.expect("POST").json();
+        assert!(
+            text(&done["result"]).contains("no open GET event stream"),
+            "{done}"
+        );
+        "fallback"
+    } else {
+        let asked = next_message(&mut reconnected, &mut buffer, Duration::from_secs(5))
+            .await
+            .expect("the question again on the new stream");
+        assert_eq!(asked["method"], "elicitation/create");
+        let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+        assert_eq!(post(&base, Some(&sid), &answer).await.status, 202);
+        let done = pending.await.expect("POST").json();
+        assert!(
+            text(&done["result"]).contains("declined by the user"),
+            "{done}"
+        );
+        "asked again on the new stream"
+    };
+    eprintln!("a lost stream: {path}");
+    drop(reconnected);
+
     let policies: Value = client()
         .get(format!("{base}/api/policies"))
         .send()
@@ -235,6 +282,5 @@ async fn native_stream_over_raw_http_and_duplicate_request_ids() {
         .filter(|p| p["pattern"] == "raw.*")
         .count();
     assert_eq!(raw, 1);
-    drop(stream);
     worker.stop().await;
 }
