@@ -120,10 +120,14 @@ fn mcp_session_responses(data: &[u8]) -> Vec<Option<Response>> {
     };
     let storage = MemoryKeyValue::default();
     let cached = RefCell::new(None);
+    let live = crate::mcp::live::LiveSession::default();
+    let alarms = crate::mcp::live::RecordedAlarms::default();
     let session = SessionObject {
         storage: &storage,
         services,
         cached_meta: &cached,
+        live: &live,
+        alarms: &alarms,
     };
     let session_id = "a".repeat(64);
     let request = |new: bool, body: Vec<u8>, flags: u8| {

@@ -190,6 +190,9 @@ impl KeySource for EdgeKeys {
 /// Routes `/mcp` requests to session Durable Objects.
 struct DurableSessions<'a> {
     env: &'a Env,
+    /// The body of a session's event stream (GET), passed through unread: the router sees only
+    /// its status and headers, and [`fetch`] attaches the body to the final response.
+    stream: RefCell<Option<worker::ResponseBody>>,
 }
 
 #[async_trait(?Send)]
@@ -236,6 +239,11 @@ impl SessionRouter for DurableSessions<'_> {
         let mut response = stub.fetch_with_request(inner).await.map_err(unavailable)?;
         let mut out = http::Response::empty(response.status_code());
         out.headers = response.headers().entries().collect();
+        if out.status == 200 && out.header("content-type") == Some("text/event-stream") {
+            let (_, body) = response.into_parts();
+            self.stream.replace(Some(body));
+            return Ok(out);
+        }
         out.body = response.bytes().await.map_err(unavailable)?;
         Ok(out)
     }
@@ -309,7 +317,10 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
         keys: &keys,
         clock: &clock,
     };
-    let sessions = DurableSessions { env: &env };
+    let sessions = DurableSessions {
+        env: &env,
+        stream: RefCell::new(None),
+    };
     let keyring = IsolateKeyring {
         key: &config.secret_key,
     };
@@ -326,5 +337,17 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
         identity: &identity,
         sessions: &sessions,
     };
-    write_response(router::handle(&app, request).await)
+    let response = router::handle(&app, request).await;
+    match sessions.stream.take() {
+        Some(body) if response.status == 200 => {
+            let headers = Headers::new();
+            for (name, value) in &response.headers {
+                headers.append(name, value)?;
+            }
+            Ok(worker::Response::from_body(body)?
+                .with_status(response.status)
+                .with_headers(headers))
+        }
+        _ => write_response(response),
+    }
 }

@@ -40,6 +40,8 @@ pub enum McpFailure {
     SessionNotFound,
     NotYourSession,
     NotAcceptable,
+    /// A GET that does not accept `text/event-stream`.
+    StreamNotAcceptable,
     UnsupportedMediaType,
     ParseError,
     InvalidRequest(String),
@@ -79,6 +81,11 @@ impl McpFailure {
                 406,
                 SERVER_ERROR,
                 "Not Acceptable: Client must accept both application/json and text/event-stream",
+            ),
+            McpFailure::StreamNotAcceptable => error_response(
+                406,
+                SERVER_ERROR,
+                "Not Acceptable: Client must accept text/event-stream",
             ),
             McpFailure::UnsupportedMediaType => error_response(
                 415,

@@ -9,12 +9,17 @@
 //! - [`browser`] is browser-mode approval (§6.6): approval links and a `resume` that waits
 //!   for the console's decision.
 //! - [`jsonrpc`] is the one place that turns MCP failures into HTTP responses.
+//! - [`live`] is a session object's in-memory state: the GET event stream, waiters for client
+//!   responses and for duplicate request ids, the idle policy.
+//! - [`native`] runs `execute` in native elicitation mode (`elicitation/create` over the stream).
 //!
 //! Wire types come from `rmcp::model`; the dispatch is ours.
 
 pub mod browser;
 pub mod envelope;
 pub mod jsonrpc;
+pub mod live;
+pub mod native;
 pub mod server;
 pub mod session;
 

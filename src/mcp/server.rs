@@ -147,6 +147,20 @@ pub fn tools() -> Vec<Value> {
     ]
 }
 
+/// Tools listed in a mode: browser mode offers its own `resume`; native mode asks the client itself, so it lists `execute` only
+/// (`resume` still answers, for the fallback when the client cannot be asked).
+pub fn tools_for(mode: super::ElicitationMode) -> Vec<Value> {
+    match mode {
+        super::ElicitationMode::Browser => super::browser::tools(),
+        super::ElicitationMode::Native => {
+            let mut tools = tools();
+            tools.retain(|t| t["name"] == "execute");
+            tools
+        }
+        super::ElicitationMode::Model => tools(),
+    }
+}
+
 /// A tool-level failure the model can read (MCP convention: a result, not a JSON-RPC error).
 pub(super) fn tool_error(text: String) -> Value {
     let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
@@ -205,10 +219,7 @@ impl Dispatch<'_> {
         let params = object.get("params").cloned().unwrap_or(Value::Null);
         let result = match method {
             "ping" => Ok(json!({})),
-            "tools/list" => Ok(json!({ "tools": match self.mode {
-                super::ElicitationMode::Browser => super::browser::tools(),
-                _ => tools(),
-            } })),
+            "tools/list" => Ok(json!({ "tools": tools_for(self.mode) })),
             "tools/call" => Ok(self.call_tool(params).await),
             "initialize" => Err((
                 INVALID_REQUEST,

@@ -14,4 +14,5 @@ mod console;
 mod executions;
 mod malformed;
 mod mcp;
+mod native;
 mod support;
