@@ -6,6 +6,8 @@
 //!   (Accept/Content-Type, batches, notifications → 202), `DELETE`.
 //! - [`server`] answers one JSON-RPC message: `initialize` (version negotiation), `ping`,
 //!   `tools/list`, `tools/call` → the shared [`crate::executions::execute`] service.
+//! - [`stateless`] answers protocol `2026-07-28` requests (no session; approvals as
+//!   `input_required` results) directly in the Worker.
 //! - [`jsonrpc`] is the one place that turns MCP failures into HTTP responses.
 //!
 //! Wire types come from `rmcp::model`; the dispatch is ours.
@@ -14,6 +16,7 @@ pub mod envelope;
 pub mod jsonrpc;
 pub mod server;
 pub mod session;
+pub mod stateless;
 
 /// How a session asks a person to approve a paused call (§6.5), chosen with
 /// `?elicitation_mode=` when the session is created and kept in its meta.
