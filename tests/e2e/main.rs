@@ -11,4 +11,5 @@ mod catalog_big;
 mod console;
 mod executions;
 mod mcp;
+mod mcp_2026;
 mod support;
