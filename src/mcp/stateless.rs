@@ -118,10 +118,13 @@ pub fn check_request(request: &Request, id: &Value, message: &Value) -> Result<(
     let meta = message.pointer("/params/_meta").and_then(Value::as_object);
     let missing: Vec<&str> = [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]
         .into_iter()
-        .filter(|key| match (meta.and_then(|m| m.get(*key)), *key) {
-            (Some(Value::String(_)), META_PROTOCOL_VERSION) => false,
-            (Some(Value::Object(_)), META_CLIENT_CAPABILITIES) => false,
-            _ => true,
+        .filter(|key| {
+            let well_formed = matches!(
+                (meta.and_then(|m| m.get(*key)), *key),
+                (Some(Value::String(_)), META_PROTOCOL_VERSION)
+                    | (Some(Value::Object(_)), META_CLIENT_CAPABILITIES)
+            );
+            !well_formed
         })
         .collect();
     if !missing.is_empty() {

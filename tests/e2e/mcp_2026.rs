@@ -146,7 +146,7 @@ async fn stateless_wire_rules_legacy_sessions_and_latency() {
     assert_eq!(result["resultType"], "complete");
     assert!(result["supportedVersions"]
         .as_array()
-        .unwrap()
+        .expect("a list")
         .contains(&json!(V)));
     assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
@@ -167,7 +167,7 @@ async fn stateless_wire_rules_legacy_sessions_and_latency() {
     assert_eq!(unsupported.json()["error"]["code"], -32022);
     assert!(unsupported.json()["error"]["data"]["supported"]
         .as_array()
-        .unwrap()
+        .expect("a list")
         .contains(&json!(V)));
     let no_header = post(&base, None, &body(3, "tools/list", json!({}))).await;
     assert_eq!(no_header.status, 400, "{}", no_header.text());
