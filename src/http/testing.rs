@@ -164,6 +164,19 @@ impl TestWorld {
         router::handle(&app, request).await
     }
 
+    /// Sends a fully built request through the router (identity from [`TEST_USER_HEADER`]).
+    pub async fn send_request(&self, request: Request) -> Response {
+        let identity = HeaderIdentity {
+            config: &self.config,
+        };
+        let app = App {
+            services: self.services(),
+            identity: &identity,
+            sessions: &NoSessions,
+        };
+        router::handle(&app, request).await
+    }
+
     /// [`TestWorld::send`] as the user `dev`.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Response {
         self.send(Some("dev"), method, path, body).await

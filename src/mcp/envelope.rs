@@ -1,7 +1,8 @@
 //! Worker-side rules for `/mcp`, applied in order (executor-behaviour.md §6.2, with the upstream
 //! defects §14 #8 fixed): OPTIONS → 204; unknown method → 405; Origin check; authentication →
 //! 401 with a `WWW-Authenticate` challenge; no session id: GET → 400, DELETE → 204, POST →
-//! mint a session only for `initialize`; with a session id → forward to that session's object.
+//! a `2026-07-28` request is answered statelessly ([`super::stateless`]), otherwise a session is
+//! minted only for `initialize`; with a session id → forward to that session's object.
 
 use serde_json::Value;
 
@@ -62,9 +63,13 @@ fn preflight() -> Response {
         .with_header("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")
         .with_header(
             "access-control-allow-headers",
-            "content-type, authorization, mcp-session-id, accept, mcp-protocol-version, last-event-id",
+            "content-type, authorization, mcp-session-id, accept, mcp-protocol-version, \
+             last-event-id, mcp-method, mcp-name",
         )
-        .with_header("access-control-expose-headers", "mcp-session-id, WWW-Authenticate")
+        .with_header(
+            "access-control-expose-headers",
+            "mcp-session-id, WWW-Authenticate",
+        )
 }
 
 /// True when the POST body is an `initialize` request (alone, or the only one in a batch).
@@ -142,6 +147,16 @@ async fn route(app: &App<'_>, request: Request) -> Response {
             "GET" => return McpFailure::SessionRequiredForStream.into_response(),
             "DELETE" => return Response::empty(204),
             _ => {
+                // Protocol 2026-07-28 has no sessions: answered here, without the object.
+                if super::stateless::wants_stateless(&request) {
+                    let origin = request.origin();
+                    let stateless = super::stateless::Stateless {
+                        services: app.services,
+                        principal: &principal,
+                        web_origin: Some(origin.as_str()),
+                    };
+                    return stateless.handle(&request).await;
+                }
                 if !is_initialize(&request.body) {
                     return McpFailure::InvalidRequest(
                         "Server not initialized: send `initialize` without an mcp-session-id \

@@ -17,6 +17,12 @@ pub const SERVER_ERROR: i64 = -32000;
 pub const SESSION_ERROR: i64 = -32001;
 /// The session belongs to another principal, or the Origin is not allowed.
 pub const FORBIDDEN: i64 = -32003;
+/// Protocol `2026-07-28`: the `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name` headers do not
+/// match the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// Protocol `2026-07-28`: the request's protocol version is not one we speak (`data` lists the
+/// supported ones).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 /// A JSON-RPC error object for a response to request `id`.
 pub fn error_object(id: Value, code: i64, message: &str) -> Value {
@@ -103,6 +109,36 @@ impl McpFailure {
             ),
             McpFailure::Internal => error_response(500, INTERNAL_ERROR, "Internal server error"),
         }
+    }
+}
+
+/// A JSON-RPC error answering one request of the session-less protocol (`2026-07-28`), which
+/// carries the request `id` and optional `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFailure {
+    pub id: Value,
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+    /// The request lacks its required `_meta` fields (then `-32602` is a 400, not in-band).
+    pub malformed_request: bool,
+}
+
+impl RequestFailure {
+    /// Version and header problems and malformed requests are 400s, an unknown method is a
+    /// 404; other errors travel in a 200 like any response.
+    pub fn into_response(self) -> Response {
+        let status = match self.code {
+            HEADER_MISMATCH | UNSUPPORTED_PROTOCOL_VERSION => 400,
+            INVALID_PARAMS if self.malformed_request => 400,
+            METHOD_NOT_FOUND => 404,
+            _ => 200,
+        };
+        let mut body = error_object(self.id, self.code, &self.message);
+        if let Some(data) = self.data {
+            body["error"]["data"] = data;
+        }
+        Response::json(status, &body)
     }
 }
 

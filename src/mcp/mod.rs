@@ -8,6 +8,8 @@
 //!   `tools/list`, `tools/call` → the shared [`crate::executions::execute`] service.
 //! - [`browser`] is browser-mode approval (§6.6): approval links and a `resume` that waits
 //!   for the console's decision.
+//! - [`stateless`] answers protocol `2026-07-28` requests (no session; approvals as
+//!   `input_required` results) directly in the Worker.
 //! - [`jsonrpc`] is the one place that turns MCP failures into HTTP responses.
 //! - [`live`] is a session object's in-memory state: the GET event stream, waiters for client
 //!   responses and for duplicate request ids, the idle policy.
@@ -22,6 +24,7 @@ pub mod live;
 pub mod native;
 pub mod server;
 pub mod session;
+pub mod stateless;
 
 /// How a session asks a person to approve a paused call (§6.5), chosen with
 /// `?elicitation_mode=` when the session is created and kept in its meta.

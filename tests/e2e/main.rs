@@ -14,5 +14,6 @@ mod console;
 mod executions;
 mod malformed;
 mod mcp;
+mod mcp_2026;
 mod native;
 mod support;
