@@ -4,6 +4,7 @@
 
 mod connections;
 pub mod error;
+mod graphql;
 mod openapi;
 mod policies;
 pub mod router;
