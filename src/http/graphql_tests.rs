@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::http::testing::TestWorld;
 use crate::net::http::{OutboundRequest, OutboundResponse};
 use crate::plugins::graphql::fixture;
+use crate::store::Sql;
 
 const ENDPOINT: &str = "https://api.example.com/graphql";
 const CANARY: &str = "canary-graphql-5e0c91";
@@ -140,6 +141,16 @@ async fn add_makes_no_call_and_config_routes_answer() {
         .unwrap()
         .clone();
     assert_eq!(entry["kind"], "graphql");
+    assert_eq!(entry["displayUrl"], ENDPOINT);
+    assert_eq!(entry["canRefresh"], true);
+    let methods = entry["authMethods"].as_array().unwrap();
+    assert_eq!(methods.len(), 4);
+    assert_eq!(methods[0]["kind"], "apikey");
+    assert_eq!(
+        methods[1],
+        json!({"id": "oauth2", "label": "OAuth", "kind": "oauth", "template": "oauth2", "oauth": {}})
+    );
+    assert_eq!(methods[2]["kind"], "none");
 }
 
 #[tokio::test]
@@ -282,6 +293,22 @@ async fn a_supplied_schema_needs_no_introspection() {
             .count(),
         4
     );
+    let stored = || async {
+        world
+            .sql
+            .query(crate::store::Statement::new(
+                "SELECT COUNT(*) AS n FROM plugin_storage WHERE plugin_id = 'graphql'",
+                vec![],
+            ))
+            .await
+            .unwrap()[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(stored().await > 4);
+    let r = world.call("DELETE", "/api/integrations/gql", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stored().await, 0);
 }
 
 #[tokio::test]

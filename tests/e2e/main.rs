@@ -10,5 +10,6 @@ mod catalog;
 mod catalog_big;
 mod console;
 mod executions;
+mod graphql;
 mod mcp;
 mod support;

@@ -819,3 +819,53 @@ pub async fn detect(services: Services<'_>, url: &str) -> Option<Detection> {
         slug,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Catalog hooks
+
+/// `authMethods` of a GraphQL integration (§3.2): apikey and none as for OpenAPI, oauth2 ⇒
+/// `{label: "OAuth", kind: "oauth", oauth: {}}`. An unreadable config projects to `[]`.
+pub fn auth_method_values(config: Option<&Value>) -> Vec<Value> {
+    use crate::plugins::openapi::AuthMethodDescriptor;
+    let Some(templates) = config.and_then(|c| c.get("authenticationTemplate")) else {
+        return Vec::new();
+    };
+    let Ok(templates) = serde_json::from_value::<Vec<GraphqlAuth>>(templates.clone()) else {
+        return Vec::new();
+    };
+    templates
+        .into_iter()
+        .filter_map(|t| match t {
+            GraphqlAuth::OAuth2(t) => Some(json!({"id": t.slug, "label": "OAuth",
+                "kind": "oauth", "template": t.slug, "oauth": {}})),
+            GraphqlAuth::ApiKey(t) => serde_json::to_value(AuthMethodDescriptor::from_template(
+                &AuthTemplate::ApiKey(t),
+            ))
+            .ok(),
+            GraphqlAuth::None(t) => {
+                serde_json::to_value(AuthMethodDescriptor::from_template(&AuthTemplate::None(t)))
+                    .ok()
+            }
+        })
+        .collect()
+}
+
+const CLEANUP_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owner = 'org' \
+     AND subject = '' AND plugin_id = 'graphql' \
+     AND ((collection >= ?2 AND collection < ?3) OR (collection >= ?4 AND collection < ?5))";
+
+/// Deletes every generation of `slug`'s rows (for the removal batch of
+/// `DELETE /integrations/:slug`): the collections starting `op:<slug>:` / `defs:<slug>:`
+/// (`;` sorts right after `:`).
+pub fn cleanup_statement(tenant: &str, slug: &str) -> Statement {
+    Statement::new(
+        CLEANUP_SQL,
+        vec![
+            tenant.into(),
+            format!("op:{slug}:").into(),
+            format!("op:{slug};").into(),
+            format!("defs:{slug}:").into(),
+            format!("defs:{slug};").into(),
+        ],
+    )
+}
