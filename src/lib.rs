@@ -13,6 +13,10 @@
 //! - secret values are never logged or returned: they live in [`config::Secret`], whose `Debug`
 //!   is redacted.
 
+// The `/api` router's future nests every route's future; its layout needs more than the default
+// query depth once the host tests await it inside their own futures.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -33,8 +33,10 @@ use crate::audit::{self, Decision as Audited};
 use crate::auth::Principal;
 use crate::connections::service::resolve_credentials;
 use crate::connections::{ConnectionError, ConnectionKey};
+use crate::crypto::SecretValue;
 use crate::integrations;
 use crate::logging;
+use crate::plugins::graphql;
 use crate::plugins::openapi::store::OpenApiConfig;
 use crate::plugins::openapi::OperationBinding;
 use crate::providers::encrypted;
@@ -453,6 +455,9 @@ impl<'a> CatalogHost<'a> {
         row: CallRow,
         args: Option<Value>,
     ) -> Result<InvokeOutcome, String> {
+        if row.plugin_id == graphql::store::PLUGIN_ID {
+            return self.run_graphql(address, row, args).await;
+        }
         if row.plugin_id != "openapi" {
             return Err(format!("no invoker for plugin `{}`", row.plugin_id));
         }
@@ -473,25 +478,7 @@ impl<'a> CatalogHost<'a> {
             }
             None => OpenApiConfig::default(),
         };
-        let key = ConnectionKey {
-            owner: address.owner,
-            integration: address.integration.clone(),
-            name: address.connection.clone(),
-        };
-        // The `encrypted` provider's items came with the tool row; others resolve separately.
-        let credentials = match (&row.sealed, row.provider.as_str()) {
-            (Some(sealed), encrypted::PROVIDER_KEY) => {
-                encrypted::open_sealed_items(self.services.keyring, sealed)
-                    .map_err(|e| format!("credentials: {e}"))?
-            }
-            _ => resolve_credentials(self.services, self.principal, &key)
-                .await
-                .map_err(|e| match e {
-                    // Never a value: the variants carry names and store messages only.
-                    ConnectionError::Internal(cause) => format!("credentials: {cause}"),
-                    other => format!("credentials: {other:?}"),
-                })?,
-        };
+        let credentials = self.credentials(address, &row).await?;
         let auth = config.auth_template(&row.template);
         if auth.is_none() && credentials.values().any(Option::is_some) {
             return Err(format!(
@@ -517,6 +504,81 @@ impl<'a> CatalogHost<'a> {
             allow_local_network: self.services.config.allow_local_network,
         };
         Ok(seams::invoke(self.services.http, &call, args).await)
+    }
+
+    /// The connection's credential values: the `encrypted` provider's items came with the tool
+    /// row; other providers resolve separately. Errors never carry a value.
+    async fn credentials(
+        &self,
+        address: &DynamicAddress,
+        row: &CallRow,
+    ) -> Result<BTreeMap<String, Option<SecretValue>>, String> {
+        let key = ConnectionKey {
+            owner: address.owner,
+            integration: address.integration.clone(),
+            name: address.connection.clone(),
+        };
+        // The `encrypted` provider's items came with the tool row; others resolve separately.
+        let credentials = match (&row.sealed, row.provider.as_str()) {
+            (Some(sealed), encrypted::PROVIDER_KEY) => {
+                encrypted::open_sealed_items(self.services.keyring, sealed)
+                    .map_err(|e| format!("credentials: {e}"))?
+            }
+            _ => resolve_credentials(self.services, self.principal, &key)
+                .await
+                .map_err(|e| match e {
+                    // Never a value: the variants carry names and store messages only.
+                    ConnectionError::Internal(cause) => format!("credentials: {cause}"),
+                    other => format!("credentials: {other:?}"),
+                })?,
+        };
+        Ok(credentials)
+    }
+
+    /// A GraphQL tool call (§8.2): binding and config from the row, then the GraphQL invoker.
+    async fn run_graphql(
+        &self,
+        address: &DynamicAddress,
+        row: CallRow,
+        args: Option<Value>,
+    ) -> Result<InvokeOutcome, String> {
+        let binding: graphql::GraphqlBinding = match row.binding.as_deref() {
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| format!("stored graphql binding: {e}"))?
+            }
+            None => {
+                return Err(
+                    "the integration's current generation has no operation row for this tool"
+                        .into(),
+                )
+            }
+        };
+        let config = graphql::store::GraphqlConfig::parse(row.config.as_deref().unwrap_or("{}"))
+            .map_err(|e| format!("stored integration config: {e}"))?;
+        let credentials = self.credentials(address, &row).await?;
+        let auth = config.auth(&row.template);
+        if auth.is_none() && credentials.values().any(Option::is_some) {
+            return Err(format!(
+                "connection template `{}` is not among the integration's auth methods",
+                row.template
+            ));
+        }
+        let none = BTreeMap::new();
+        let call = graphql::invoke::GraphqlCall {
+            integration: &address.integration,
+            connection: &address.connection,
+            endpoint: &config.endpoint,
+            binding: &binding,
+            input_schema: row.input_schema.as_ref(),
+            defs: &row.defs,
+            headers: config.headers.as_ref().unwrap_or(&none),
+            query_params: config.query_params.as_ref().unwrap_or(&none),
+            auth,
+            credentials: &credentials,
+            timeout_ms: self.services.config.execute_timeout_ms,
+            allow_local_network: self.services.config.allow_local_network,
+        };
+        Ok(graphql::invoke::invoke(self.services.http, &call, args).await)
     }
 
     /// The `tool_not_found` ToolResult, with suggestions (§7.3).

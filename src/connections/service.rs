@@ -567,9 +567,56 @@ pub async fn produce_connection_tools(
                 config.as_ref().filter(|_| usable),
             )
             .await?;
+        } else if integration.plugin_id == crate::plugins::graphql::store::PLUGIN_ID {
+            let usable = has_credentials(&connection, integration.config.as_deref());
+            // The first production introspects with this connection's auth (§8.2).
+            let credentials = if usable {
+                connection_values(services, partition, &connection).await?
+            } else {
+                BTreeMap::new()
+            };
+            crate::plugins::graphql::store::produce_tools(
+                services,
+                partition,
+                &key.integration,
+                &key.name,
+                &connection.template,
+                usable,
+                &credentials,
+            )
+            .await
+            .map_err(|e| ConnectionError::Internal(format!("{e:?}")))?;
         }
     }
     connection_tools(sql, partition, key).await
+}
+
+/// The connection's credential values by variable (`encrypted` provider; others resolve to
+/// nothing here), read in the connection's own partition.
+async fn connection_values(
+    services: Services<'_>,
+    partition: &Partition,
+    connection: &ConnectionRow,
+) -> Result<BTreeMap<String, Option<SecretValue>>, ConnectionError> {
+    let item_ids: BTreeMap<String, String> = serde_json::from_str(&connection.item_ids)
+        .map_err(|e| ConnectionError::Internal(format!("connection item_ids: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (variable, item_id) in item_ids {
+        let value = if connection.provider == encrypted::PROVIDER_KEY {
+            encrypted::resolve(
+                services.sql,
+                services.keyring,
+                partition.tenant.as_str(),
+                partition.subject.as_str(),
+                &item_id,
+            )
+            .await?
+        } else {
+            None
+        };
+        out.insert(variable, value);
+    }
+    Ok(out)
 }
 
 /// The connection's current `tool` rows as summaries.

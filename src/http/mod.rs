@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod connections;
 pub mod error;
+mod graphql;
 mod openapi;
 mod policies;
 pub mod router;

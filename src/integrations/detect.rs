@@ -2,9 +2,8 @@
 //! kind with a detector says whether the URL looks like one of its sources.
 //!
 //! Each detector answers at most one [`Detection`] and never fails: an unreachable or unknown URL
-//! is simply no result. Only OpenAPI has a detector today; GraphQL (introspection, or a
-//! `graphql` path token) and MCP (discovery, or an `mcp` token) slot into [`detect`] as further
-//! calls.
+//! is simply no result. OpenAPI (the document parses) and GraphQL (introspection answers ⇒ high,
+//! a `graphql` host/path token ⇒ low) have detectors; MCP slots into [`detect`] as a further call.
 
 use serde::Serialize;
 
@@ -42,6 +41,9 @@ pub async fn detect(services: Services<'_>, url: &str) -> Vec<Detection> {
         return found;
     }
     if let Some(detection) = crate::plugins::openapi::store::detect(services, url).await {
+        found.push(detection);
+    }
+    if let Some(detection) = crate::plugins::graphql::store::detect(services, url).await {
         found.push(detection);
     }
     found

@@ -62,6 +62,9 @@ const GET_SQL: &str = "SELECT slug, plugin_id, name, description, config, can_re
 /// config this build cannot read degrades to no methods; it never fails the listing.
 fn auth_methods(plugin_id: &str, config: Option<&Value>) -> Vec<Value> {
     use crate::plugins::openapi::{auth_method_descriptors, AuthTemplate};
+    if plugin_id == crate::plugins::graphql::store::PLUGIN_ID {
+        return crate::plugins::graphql::store::auth_method_values(config);
+    }
     if !matches!(plugin_id, "openapi" | "google" | "microsoft") {
         return Vec::new();
     }
@@ -220,6 +223,7 @@ pub async fn remove(
         scoped("DELETE FROM definition WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
         scoped("DELETE FROM connection WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
         crate::plugins::openapi::store::cleanup_statement(tenant, slug),
+        crate::plugins::graphql::store::cleanup_statement(tenant, slug),
         Statement::new(
             "DELETE FROM integration WHERE tenant = ?1 AND slug = ?2",
             vec![tenant.into(), slug.into()],

@@ -12,6 +12,7 @@ mod catalog;
 mod catalog_big;
 mod console;
 mod executions;
+mod graphql;
 mod malformed;
 mod mcp;
 mod mcp_2026;

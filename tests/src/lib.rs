@@ -3,5 +3,6 @@
 //! ([`upstream`]). Starting the Worker itself is `provision::local`, the same code
 //! `provision dev` uses.
 
+pub mod graphql;
 pub mod jwt;
 pub mod upstream;

@@ -67,6 +67,8 @@ struct State {
     documents: BTreeMap<String, (String, Arc<Vec<u8>>)>,
     pets: Vec<Value>,
     next_id: u64,
+    /// Notes of the GraphQL endpoint (`crate::graphql`).
+    notes: Vec<Value>,
 }
 
 /// The running stand-in; stops when dropped.
@@ -387,6 +389,10 @@ fn route(state: &mut State, request: &Recorded) -> Reply {
             200,
             &json!({"standIn": api, "method": method, "path": path, "ok": true}),
         );
+    }
+    if (method, path) == ("POST", "/graphql") {
+        let (status, body) = crate::graphql::answer(&request.body, &mut state.notes);
+        return Reply::json(status, &body);
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
