@@ -662,23 +662,6 @@ pub async fn introspect(
     Ok(derive(&schema))
 }
 
-const DELETE_TOOLS_SQL: &str =
-    "DELETE FROM tool WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 \
-     AND integration = ?4 AND connection = ?5";
-const INSERT_TOOLS_SQL: &str = "INSERT INTO tool (row_id, tenant, owner, subject, integration, \
-       connection, plugin_id, name, description, input_schema, output_schema, annotations, \
-       created_at, updated_at) \
-     SELECT lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, 'graphql', p.key, \
-       COALESCE(json_extract(p.data, '$.description'), ''), \
-       json_extract(p.data, '$.inputSchema'), json_extract(p.data, '$.outputSchema'), \
-       json_extract(p.data, '$.annotations'), ?6, ?6 \
-     FROM plugin_storage p \
-     WHERE p.tenant = ?1 AND p.owner = 'org' AND p.subject = '' AND p.plugin_id = 'graphql' \
-       AND p.collection = ?7 \
-     ORDER BY p.rowid";
-const STAMP_SQL: &str = "UPDATE connection SET tools_synced_at = ?6 WHERE tenant = ?1 \
-     AND owner = ?2 AND subject = ?3 AND integration = ?4 AND name = ?5";
-
 /// Per-connection tool production (§8.7): introspects first when the integration has no
 /// generation yet (with this connection's auth; a failure means zero tools), then replaces the
 /// connection's `tool` rows from the generation in one batch and stamps `tools_synced_at`.
@@ -715,27 +698,16 @@ pub async fn produce_tools(
             };
         }
     }
-    let key: Vec<SqlValue> = vec![
-        tenant.into(),
-        partition.owner.as_str().into(),
-        partition.subject.as_str().into(),
-        integration.into(),
-        connection.into(),
-    ];
-    let with = |extra: Vec<SqlValue>| {
-        let mut params = key.clone();
-        params.extend(extra);
-        params
-    };
-    let mut statements = vec![Statement::new(DELETE_TOOLS_SQL, key.clone())];
-    if let Some(collection) = collection {
-        statements.push(Statement::new(
-            INSERT_TOOLS_SQL,
-            with(vec![now.into(), collection.into()]),
-        ));
-    }
-    statements.push(Statement::new(STAMP_SQL, with(vec![now.into()])));
-    services.sql.batch(statements).await?;
+    crate::plugins::produce::replace_connection_tools(
+        services.sql,
+        now,
+        partition,
+        integration,
+        connection,
+        "graphql",
+        collection,
+    )
+    .await?;
     Ok(())
 }
 

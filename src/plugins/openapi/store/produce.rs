@@ -5,28 +5,7 @@
 
 use super::OpenApiConfig;
 use crate::owner::Partition;
-use crate::store::{Sql, SqlValue, Statement, StoreError};
-
-const DELETE_TOOLS_SQL: &str =
-    "DELETE FROM tool WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 \
-     AND integration = ?4 AND connection = ?5";
-// Legacy per-connection definitions: this build never writes them (schema views read the
-// integration's `defs:` rows), but a replacement must not leave any behind.
-const DELETE_DEFINITIONS_SQL: &str = "DELETE FROM definition WHERE tenant = ?1 AND owner = ?2 \
-     AND subject = ?3 AND integration = ?4 AND connection = ?5";
-const INSERT_TOOLS_SQL: &str = "INSERT INTO tool (row_id, tenant, owner, subject, integration, \
-       connection, plugin_id, name, description, input_schema, output_schema, annotations, \
-       created_at, updated_at) \
-     SELECT lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, 'openapi', p.key, \
-       COALESCE(json_extract(p.data, '$.description'), ''), \
-       json_extract(p.data, '$.inputSchema'), json_extract(p.data, '$.outputSchema'), \
-       json_extract(p.data, '$.annotations'), ?6, ?6 \
-     FROM plugin_storage p \
-     WHERE p.tenant = ?1 AND p.owner = 'org' AND p.subject = '' AND p.plugin_id = 'openapi' \
-       AND p.collection = ?7 \
-     ORDER BY p.key";
-const STAMP_SQL: &str = "UPDATE connection SET tools_synced_at = ?6 WHERE tenant = ?1 \
-     AND owner = ?2 AND subject = ?3 AND integration = ?4 AND name = ?5";
+use crate::store::{Sql, StoreError};
 
 /// Replaces the `tool` rows of connection `(partition, integration, connection)` with the
 /// operations of `config`'s current generation and stamps `tools_synced_at = now_ms`, in one
@@ -40,28 +19,15 @@ pub async fn produce_tools(
     connection: &str,
     config: Option<&OpenApiConfig>,
 ) -> Result<(), StoreError> {
-    let key: Vec<SqlValue> = vec![
-        partition.tenant.as_str().into(),
-        partition.owner.as_str().into(),
-        partition.subject.as_str().into(),
-        integration.into(),
-        connection.into(),
-    ];
-    let with = |extra: Vec<SqlValue>| {
-        let mut params = key.clone();
-        params.extend(extra);
-        params
-    };
-    let mut statements = vec![
-        Statement::new(DELETE_TOOLS_SQL, key.clone()),
-        Statement::new(DELETE_DEFINITIONS_SQL, key.clone()),
-    ];
-    if let Some(collection) = config.and_then(|c| c.ops_collection(integration)) {
-        statements.push(Statement::new(
-            INSERT_TOOLS_SQL,
-            with(vec![now_ms.into(), collection.into()]),
-        ));
-    }
-    statements.push(Statement::new(STAMP_SQL, with(vec![now_ms.into()])));
-    sql.batch(statements).await
+    let collection = config.and_then(|c| c.ops_collection(integration));
+    crate::plugins::produce::replace_connection_tools(
+        sql,
+        now_ms,
+        partition,
+        integration,
+        connection,
+        "openapi",
+        collection,
+    )
+    .await
 }
