@@ -458,7 +458,8 @@ impl<'a> CatalogHost<'a> {
         if row.plugin_id == graphql::store::PLUGIN_ID {
             return self.run_graphql(address, row, args).await;
         }
-        if row.plugin_id != "openapi" {
+        // Google bundles are stored as OpenAPI documents and invoked the same way.
+        if row.plugin_id != "openapi" && row.plugin_id != crate::plugins::google::store::PLUGIN_ID {
             return Err(format!("no invoker for plugin `{}`", row.plugin_id));
         }
         let binding: OperationBinding = match row.binding.as_deref() {

@@ -102,7 +102,7 @@ pub(super) const FINGERPRINT_SQL: &str = concat!(
      (SELECT COUNT(*) FROM connection c JOIN integration i \
         ON i.tenant = c.tenant AND i.slug = c.integration \
       WHERE c.tenant = ?1 AND (c.owner = 'org' OR (c.owner = 'user' AND c.subject = ?2)) \
-        AND i.plugin_id = 'openapi' \
+        AND i.plugin_id IN ('openapi', 'google') \
         AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at)) AS stale, ",
     crate::policies::service::visible_policies_json!(),
     " AS policies FROM tool \

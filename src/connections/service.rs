@@ -546,7 +546,9 @@ pub async fn produce_connection_tools(
     .next();
     let connection = find(sql, partition, &key.integration, &key.name).await?;
     if let (Some(integration), Some(connection)) = (integration, connection) {
-        if integration.plugin_id == openapi::PLUGIN_ID {
+        // Google bundles are OpenAPI documents stored under their own plugin id.
+        let google = integration.plugin_id == crate::plugins::google::store::PLUGIN_ID;
+        if integration.plugin_id == openapi::PLUGIN_ID || google {
             let config_text = integration.config.as_deref();
             let config = match config_text.map(OpenApiConfig::parse).transpose() {
                 Ok(config) => config,
@@ -558,15 +560,32 @@ pub async fn produce_connection_tools(
                 }
             };
             let usable = has_credentials(&connection, config_text);
-            openapi::produce_tools(
-                sql,
-                services.clock.now_ms() as i64,
-                partition,
-                &key.integration,
-                &key.name,
-                config.as_ref().filter(|_| usable),
-            )
-            .await?;
+            if google {
+                let collection = config
+                    .as_ref()
+                    .filter(|_| usable)
+                    .and_then(|c| c.ops_collection(&key.integration));
+                crate::plugins::produce::replace_connection_tools(
+                    sql,
+                    services.clock.now_ms() as i64,
+                    partition,
+                    &key.integration,
+                    &key.name,
+                    crate::plugins::google::store::PLUGIN_ID,
+                    collection,
+                )
+                .await?;
+            } else {
+                openapi::produce_tools(
+                    sql,
+                    services.clock.now_ms() as i64,
+                    partition,
+                    &key.integration,
+                    &key.name,
+                    config.as_ref().filter(|_| usable),
+                )
+                .await?;
+            }
         } else if integration.plugin_id == crate::plugins::graphql::store::PLUGIN_ID {
             let usable = has_credentials(&connection, integration.config.as_deref());
             // The first production introspects with this connection's auth (§8.2).
@@ -664,7 +683,7 @@ struct KeyRow {
 const STALE_SQL: &str = "SELECT c.owner, c.integration, c.name FROM connection c \
      JOIN integration i ON i.tenant = c.tenant AND i.slug = c.integration \
      WHERE c.tenant = ?1 AND (c.owner = 'org' OR (c.owner = 'user' AND c.subject = ?2)) \
-       AND i.plugin_id = 'openapi' \
+       AND i.plugin_id IN ('openapi', 'google') \
        AND (c.tools_synced_at IS NULL OR c.tools_synced_at < i.config_revised_at) \
      ORDER BY c.created_at, c.owner, c.integration, c.name";
 

@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod connections;
 pub mod error;
+mod google;
 mod graphql;
 mod openapi;
 mod policies;

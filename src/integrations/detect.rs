@@ -3,7 +3,9 @@
 //!
 //! Each detector answers at most one [`Detection`] and never fails: an unreachable or unknown URL
 //! is simply no result. OpenAPI (the document parses) and GraphQL (introspection answers ⇒ high,
-//! a `graphql` host/path token ⇒ low) have detectors; MCP slots into [`detect`] as a further call.
+//! a `graphql` host/path token ⇒ low) and Google Discovery (a Discovery document ⇒ high, an
+//! unfetchable Google Discovery URL ⇒ medium) have detectors; MCP slots into [`detect`] as a
+//! further call.
 
 use serde::Serialize;
 
@@ -44,6 +46,9 @@ pub async fn detect(services: Services<'_>, url: &str) -> Vec<Detection> {
         found.push(detection);
     }
     if let Some(detection) = crate::plugins::graphql::store::detect(services, url).await {
+        found.push(detection);
+    }
+    if let Some(detection) = crate::plugins::google::store::detect(services, url).await {
         found.push(detection);
     }
     found

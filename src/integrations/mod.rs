@@ -224,6 +224,7 @@ pub async fn remove(
         scoped("DELETE FROM connection WHERE tenant = ?1 AND integration = ?2 AND (owner = 'org' OR (owner = 'user' AND subject = ?3))"),
         crate::plugins::openapi::store::cleanup_statement(tenant, slug),
         crate::plugins::graphql::store::cleanup_statement(tenant, slug),
+        crate::plugins::google::store::cleanup_statement(tenant, slug),
         Statement::new(
             "DELETE FROM integration WHERE tenant = ?1 AND slug = ?2",
             vec![tenant.into(), slug.into()],

@@ -134,27 +134,47 @@ pub async fn write_generation(
     doc: OpenApiDocument,
     now_ms: i64,
 ) -> Result<Generation, OpenApiStoreError> {
+    write_generation_as(services, PLUGIN_ID, tenant, slug, doc, now_ms).await
+}
+
+/// [`write_generation`] for an OpenAPI-backed plugin other than `openapi` (Google Discovery
+/// bundles are converted to OpenAPI and stored the same way under `plugin_id = 'google'`): the
+/// rows and blobs carry `plugin_id`.
+pub async fn write_generation_as(
+    services: Services<'_>,
+    plugin_id: &str,
+    tenant: &str,
+    slug: &str,
+    doc: OpenApiDocument,
+    now_ms: i64,
+) -> Result<Generation, OpenApiStoreError> {
     let id = new_generation_id(now_ms);
-    match write_rows_and_blobs(services, tenant, slug, &id, doc, now_ms).await {
+    match write_rows_and_blobs(services, plugin_id, tenant, slug, &id, doc, now_ms).await {
         Ok(generation) => Ok(generation),
         Err(e) => {
-            discard_generation(services.sql, tenant, slug, &id).await;
+            discard_generation_as(services.sql, plugin_id, tenant, slug, &id).await;
             Err(e)
         }
     }
 }
 
 const DISCARD_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owner = 'org' \
-     AND subject = '' AND plugin_id = 'openapi' AND collection IN (?2, ?3)";
+     AND subject = '' AND plugin_id = ?4 AND collection IN (?2, ?3)";
 
-/// The statement that deletes a generation's rows.
-pub fn discard_statement(tenant: &str, slug: &str, generation: &str) -> Statement {
+/// The statement that deletes a generation's rows of `plugin_id`.
+pub fn discard_statement_as(
+    plugin_id: &str,
+    tenant: &str,
+    slug: &str,
+    generation: &str,
+) -> Statement {
     Statement::new(
         DISCARD_SQL,
         vec![
             tenant.into(),
             ops_collection(slug, generation).into(),
             defs_collection(slug, generation).into(),
+            plugin_id.into(),
         ],
     )
 }
@@ -162,8 +182,19 @@ pub fn discard_statement(tenant: &str, slug: &str, generation: &str) -> Statemen
 /// Deletes a generation's rows; failures are logged (an orphan generation is invisible and
 /// removed with the integration).
 pub async fn discard_generation(sql: &dyn Sql, tenant: &str, slug: &str, generation: &str) {
+    discard_generation_as(sql, PLUGIN_ID, tenant, slug, generation).await
+}
+
+/// [`discard_generation`] for the rows of `plugin_id`.
+pub async fn discard_generation_as(
+    sql: &dyn Sql,
+    plugin_id: &str,
+    tenant: &str,
+    slug: &str,
+    generation: &str,
+) {
     if let Err(e) = sql
-        .execute(discard_statement(tenant, slug, generation))
+        .execute(discard_statement_as(plugin_id, tenant, slug, generation))
         .await
     {
         logging::warn(&format!(
@@ -174,6 +205,7 @@ pub async fn discard_generation(sql: &dyn Sql, tenant: &str, slug: &str, generat
 
 async fn write_rows_and_blobs(
     services: Services<'_>,
+    plugin_id: &str,
     tenant: &str,
     slug: &str,
     generation: &str,
@@ -191,6 +223,7 @@ async fn write_rows_and_blobs(
         let index = DefsIndex::new(&blob).map_err(|e| internal("defs blob", &e))?;
         let mut writer = RowWriter::new(
             services.sql,
+            plugin_id,
             tenant,
             defs_collection(slug, generation),
             now_ms,
@@ -210,6 +243,7 @@ async fn write_rows_and_blobs(
     // Operations, one definition at a time.
     let mut writer = RowWriter::new(
         services.sql,
+        plugin_id,
         tenant,
         ops_collection(slug, generation),
         now_ms,
@@ -228,14 +262,14 @@ async fn write_rows_and_blobs(
 
     // Blobs, content-addressed in the org partition (§4.5); the text moves into the blob store.
     let partition = format!("o:{tenant}");
-    let defs_key = content_key(&partition, PLUGIN_ID, "defs", blob.as_bytes());
+    let defs_key = content_key(&partition, plugin_id, "defs", blob.as_bytes());
     services
         .blobs
         .put(&defs_key, blob.into_bytes())
         .await
         .map_err(OpenApiStoreError::from)?;
     let spec = doc.into_json_text().into_bytes();
-    let spec_key = content_key(&partition, PLUGIN_ID, "spec", &spec);
+    let spec_key = content_key(&partition, plugin_id, "spec", &spec);
     services
         .blobs
         .put(&spec_key, spec)
@@ -304,7 +338,7 @@ pub(super) fn operation_row(
 
 const INSERT_ROWS_SQL: &str = "INSERT INTO plugin_storage \
      (row_id, tenant, owner, subject, plugin_id, collection, key, data, created_at, updated_at) \
-     SELECT lower(hex(randomblob(16))), ?1, 'org', '', 'openapi', ?2, \
+     SELECT lower(hex(randomblob(16))), ?1, 'org', '', ?5, ?2, \
        json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?3, ?3 \
      FROM json_each(?4)";
 
@@ -312,6 +346,7 @@ const INSERT_ROWS_SQL: &str = "INSERT INTO plugin_storage \
 /// batches.
 struct RowWriter<'a> {
     sql: &'a dyn Sql,
+    plugin_id: &'a str,
     tenant: &'a str,
     collection: String,
     now_ms: i64,
@@ -323,9 +358,16 @@ struct RowWriter<'a> {
 }
 
 impl<'a> RowWriter<'a> {
-    fn new(sql: &'a dyn Sql, tenant: &'a str, collection: String, now_ms: i64) -> Self {
+    fn new(
+        sql: &'a dyn Sql,
+        plugin_id: &'a str,
+        tenant: &'a str,
+        collection: String,
+        now_ms: i64,
+    ) -> Self {
         RowWriter {
             sql,
+            plugin_id,
             tenant,
             collection,
             now_ms,
@@ -374,6 +416,7 @@ impl<'a> RowWriter<'a> {
                 self.collection.as_str().into(),
                 self.now_ms.into(),
                 payload.into(),
+                self.plugin_id.into(),
             ],
         ));
         self.rows = 0;
@@ -403,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn rows_round_trip_through_json_each_in_chunks() {
         let db = SqliteStore::migrated().unwrap();
-        let mut writer = RowWriter::new(&db, "t", "op:x:g".into(), 7);
+        let mut writer = RowWriter::new(&db, "openapi", "t", "op:x:g".into(), 7);
         let big = format!("{{\"text\":\"{}\"}}", "é\"\\".repeat(30_000));
         for i in 0..40 {
             let data = if i % 10 == 0 {
@@ -441,13 +484,13 @@ mod tests {
             (json!(7), json!(32))
         );
         let high = db.high_water();
-        assert!(high.params <= 4);
+        assert!(high.params <= 5);
         assert!(
             high.value_bytes < STATEMENT_PAYLOAD_BYTES + big.len() * 2,
             "{high:?}"
         );
 
-        let mut writer = RowWriter::new(&db, "t", "op:x:h".into(), 7);
+        let mut writer = RowWriter::new(&db, "openapi", "t", "op:x:h".into(), 7);
         let huge = "x".repeat(MAX_ROW_PAYLOAD_BYTES);
         let e = writer.push("huge", &huge, "operation").await.unwrap_err();
         assert!(

@@ -29,8 +29,8 @@ use serde_json::{Map, Value};
 
 pub use auth_input::{custom_slug, merge, parse_inputs, AuthInput, MergeMode};
 pub use ingest::{
-    discard_generation, fetch_spec, FETCH_PREFIX, MAX_SPEC_BYTES, SPEC_ACCEPT,
-    SPEC_FETCH_TIMEOUT_MS,
+    discard_generation, discard_generation_as, fetch_spec, write_generation_as, Generation,
+    FETCH_PREFIX, MAX_SPEC_BYTES, SPEC_ACCEPT, SPEC_FETCH_TIMEOUT_MS,
 };
 pub use produce::produce_tools;
 
