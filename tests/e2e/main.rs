@@ -12,6 +12,7 @@ mod catalog;
 mod catalog_big;
 mod console;
 mod executions;
+mod google;
 mod graphql;
 mod malformed;
 mod mcp;

@@ -3,6 +3,7 @@
 //! ([`upstream`]). Starting the Worker itself is `provision::local`, the same code
 //! `provision dev` uses.
 
+pub mod discovery;
 pub mod graphql;
 pub mod jwt;
 pub mod upstream;

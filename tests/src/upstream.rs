@@ -69,6 +69,8 @@ struct State {
     next_id: u64,
     /// Notes of the GraphQL endpoint (`crate::graphql`).
     notes: Vec<Value>,
+    /// Tasks of the Discovery-described API (`crate::discovery`).
+    tasks: Vec<Value>,
 }
 
 /// The running stand-in; stops when dropped.
@@ -142,6 +144,15 @@ impl Upstream {
             "http://127.0.0.1:8901",
             &self.base_url(),
         ))
+    }
+
+    /// Serves the tasks Discovery document (`crate::discovery`) at
+    /// `/discovery/v1/apis/tasks/v1/rest`, its `rootUrl` pointing here; returns its URL.
+    pub fn serve_discovery(&self) -> std::io::Result<String> {
+        let doc = crate::discovery::document(&format!("{}/", self.base_url()))?;
+        let path = "/discovery/v1/apis/tasks/v1/rest";
+        self.serve_document(path, "application/json", doc.to_string().into_bytes());
+        Ok(format!("{}{path}", self.base_url()))
     }
 
     /// Every request so far, in arrival order.
@@ -389,6 +400,12 @@ fn route(state: &mut State, request: &Recorded) -> Reply {
             200,
             &json!({"standIn": api, "method": method, "path": path, "ok": true}),
         );
+    }
+    if let Some(rest) = path.strip_prefix("/tasks/v1/") {
+        let authorization = request.header("authorization");
+        let (status, body) =
+            crate::discovery::answer(method, rest, authorization, &request.body, &mut state.tasks);
+        return Reply::json(status, &body);
     }
     if (method, path) == ("POST", "/graphql") {
         let (status, body) = crate::graphql::answer(&request.body, &mut state.notes);
