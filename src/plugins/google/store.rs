@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::discovery::{self, MAX_DOCUMENT_BYTES};
 use crate::app::Services;
@@ -211,25 +211,21 @@ async fn google_row(
     Ok(rows.into_iter().find(|r| r.plugin_id == PLUGIN_ID))
 }
 
-/// The stored config as a JSON object (the OpenAPI fields plus `googleDiscoveryUrls`).
-fn row_object(slug: &str, row: &IntegrationRow) -> Result<Map<String, Value>, OpenApiStoreError> {
-    match row.config.as_deref() {
-        None => Ok(Map::new()),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| OpenApiStoreError::Internal(format!("config of {slug}: {e}"))),
-    }
+/// A stored config: its OpenAPI part and the Discovery URLs. Read and written as text with the
+/// OpenAPI config's own (de)serialisers — no second serde instantiation of the config types in
+/// the Worker.
+struct Stored {
+    config: OpenApiConfig,
+    urls: Vec<String>,
 }
 
-fn openapi_part(
-    slug: &str,
-    object: &Map<String, Value>,
-) -> Result<OpenApiConfig, OpenApiStoreError> {
-    serde_json::from_value(Value::Object(object.clone()))
-        .map_err(|e| OpenApiStoreError::Internal(format!("config of {slug}: {e}")))
-}
-
-fn discovery_urls(object: &Map<String, Value>) -> Vec<String> {
-    object
+fn read_config(slug: &str, row: &IntegrationRow) -> Result<Stored, OpenApiStoreError> {
+    let text = row.config.as_deref().unwrap_or("{}");
+    let broken =
+        |e: serde_json::Error| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
+    let config = OpenApiConfig::parse(text).map_err(broken)?;
+    let value: Value = serde_json::from_str(text).map_err(broken)?;
+    let urls = value
         .get("googleDiscoveryUrls")
         .and_then(Value::as_array)
         .map(|urls| {
@@ -238,19 +234,23 @@ fn discovery_urls(object: &Map<String, Value>) -> Vec<String> {
                 .map(str::to_owned)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    Ok(Stored { config, urls })
 }
 
-/// The config object to store: `config`'s fields plus `googleDiscoveryUrls` when there are any.
-fn config_object(config: &OpenApiConfig, urls: &[String]) -> Map<String, Value> {
-    let mut object = match serde_json::to_value(config) {
-        Ok(Value::Object(object)) => object,
-        _ => Map::new(),
-    };
-    if !urls.is_empty() {
-        object.insert("googleDiscoveryUrls".into(), Value::from(urls.to_vec()));
+/// The config text to store: `config`'s JSON plus `googleDiscoveryUrls` when there are any.
+fn config_text(config: &OpenApiConfig, urls: &[String]) -> String {
+    let mut text = config.to_json();
+    if !urls.is_empty() && text.ends_with('}') {
+        text.pop();
+        if text.len() > 1 {
+            text.push(',');
+        }
+        text.push_str("\"googleDiscoveryUrls\":");
+        text.push_str(&Value::from(urls.to_vec()).to_string());
+        text.push('}');
     }
-    object
+    text
 }
 
 /// `GET /google/integrations/:slug`: `None` when there is no Google integration of that slug.
@@ -279,9 +279,7 @@ pub async fn get_config(
     let Some(row) = google_row(sql, tenant, slug).await? else {
         return Ok(None);
     };
-    let object = row_object(slug, &row)?;
-    let urls = discovery_urls(&object);
-    let config = openapi_part(slug, &object)?;
+    let Stored { config, urls } = read_config(slug, &row)?;
     Ok(Some(ConfigView {
         google_discovery_urls: (!urls.is_empty()).then_some(urls),
         base_url: config.base_url,
@@ -359,7 +357,7 @@ pub async fn add(
         query_params: request.query_params,
         authentication_template: Some(vec![discovery::auth_template(converted.scopes)]),
     };
-    let config_text = Value::Object(config_object(&config, &urls)).to_string();
+    let config_text = config_text(&config, &urls);
     let inserted = services
         .sql
         .execute(Statement::new(
@@ -434,20 +432,23 @@ const SWAP_CONFIG_SQL: &str = "UPDATE integration SET config = ?3, config_revise
 
 const CONFIG_ATTEMPTS: usize = 3;
 
-/// Rewrites the stored config object with `change` (compare-and-swap on the text, retried when
+/// Rewrites the stored config with `change` (compare-and-swap on the text, retried when
 /// another writer won) and bumps `config_revised_at`. `Ok(None)`: no such Google integration.
 async fn update_config<T>(
     services: Services<'_>,
     tenant: &str,
     slug: &str,
-    mut change: impl FnMut(&mut Map<String, Value>) -> Result<T, OpenApiStoreError>,
+    mut change: impl FnMut(&mut OpenApiConfig, &mut Vec<String>) -> T,
 ) -> Result<Option<T>, OpenApiStoreError> {
     for _ in 0..CONFIG_ATTEMPTS {
         let Some(row) = google_row(services.sql, tenant, slug).await? else {
             return Ok(None);
         };
-        let mut object = row_object(slug, &row)?;
-        let answer = change(&mut object)?;
+        let Stored {
+            mut config,
+            mut urls,
+        } = read_config(slug, &row)?;
+        let answer = change(&mut config, &mut urls);
         let now = services.clock.now_ms() as i64;
         let changed = services
             .sql
@@ -456,7 +457,7 @@ async fn update_config<T>(
                 vec![
                     tenant.into(),
                     slug.into(),
-                    Value::Object(object).to_string().into(),
+                    config_text(&config, &urls).into(),
                     now.into(),
                     row.config.into(),
                 ],
@@ -487,17 +488,11 @@ pub async fn set_config(
     };
     let inputs =
         parse_inputs(&update.authentication_template).map_err(OpenApiStoreError::Invalid)?;
-    let stored = update_config(services, tenant, slug, |object| {
-        let existing: Vec<AuthTemplate> = match object.get("authenticationTemplate") {
-            Some(value) => serde_json::from_value(value.clone())
-                .map_err(|e| OpenApiStoreError::Internal(format!("config of {slug}: {e}")))?,
-            None => Vec::new(),
-        };
+    let stored = update_config(services, tenant, slug, |config, _| {
+        let existing = config.authentication_template.take().unwrap_or_default();
         let merged = merge(existing, inputs.clone(), mode, custom_slug);
-        let value = serde_json::to_value(&merged)
-            .map_err(|e| OpenApiStoreError::Internal(e.to_string()))?;
-        object.insert("authenticationTemplate".into(), value);
-        Ok(merged)
+        config.authentication_template = Some(merged.clone());
+        merged
     })
     .await?;
     Ok(stored.unwrap_or_default())
@@ -540,7 +535,7 @@ pub async fn update_bundle(
     let row = google_row(services.sql, tenant, slug)
         .await?
         .ok_or_else(not_found)?;
-    let stored_urls = discovery_urls(&row_object(slug, &row)?);
+    let stored_urls = read_config(slug, &row)?.urls;
     let new_urls = update.urls.map(|u| normalise_urls(&u)).transpose()?;
     let documents = update.documents.unwrap_or_default();
     let urls =
@@ -572,8 +567,7 @@ pub async fn update_bundle(
         started_ms,
     );
 
-    let flipped = update_config(services, tenant, slug, |object| {
-        let mut config = openapi_part(slug, object)?;
+    let flipped = update_config(services, tenant, slug, |config, stored| {
         let old = config.generation.replace(generation.id.clone());
         config.spec_hash = Some(generation.spec_hash.clone());
         config.spec_key = Some(generation.spec_key.clone());
@@ -588,8 +582,8 @@ pub async fn update_bundle(
             None => templates.insert(0, google),
         }
         config.authentication_template = Some(templates);
-        *object = config_object(&config, &urls);
-        Ok(old)
+        stored.clone_from(&urls);
+        old
     })
     .await;
     let old_generation = match flipped {
