@@ -2,5 +2,6 @@
 //! Nothing here names the platform; the edge feeds them text and stores what they produce.
 
 pub mod graphql;
+pub mod mcp_remote;
 pub mod openapi;
 pub mod produce;
