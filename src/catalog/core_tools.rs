@@ -17,7 +17,9 @@
 //! `queryParams` (plain integration config, set in the console), only the spec, naming, `baseUrl`
 //! and auth templates.
 //!
-//! The OAuth, MCP and GraphQL tools stay listed but are not runnable here ([`runnable`] is `None`):
+//! `mcp.probeEndpoint` / `mcp.getServer` / `mcp.addServer` call
+//! [`crate::plugins::mcp_remote::store`] (codes `invalid_mcp_input`, `mcp_connection_failed`).
+//! The OAuth and GraphQL tools stay listed but are not runnable here ([`runnable`] is `None`):
 //! they answer `tool_unavailable`.
 //!
 //! Failure codes: `invalid_tool_arguments`, `integration_not_found`, `connection_not_found`,
@@ -44,6 +46,7 @@ use crate::connections::{
 };
 use crate::integrations::{self, detect};
 use crate::owner::Owner;
+use crate::plugins::mcp_remote::store::{self as mcp_store, McpStoreError};
 use crate::plugins::openapi::store::{self as openapi, AddRequest, OpenApiStoreError, SpecInput};
 use crate::plugins::openapi::OpenApiError;
 use crate::policies::{self, service as policies_service, PolicyError};
@@ -108,6 +111,9 @@ enum Kind {
     PoliciesRemove,
     PreviewSpec,
     AddSpec,
+    McpProbe,
+    McpGetServer,
+    McpAddServer,
 }
 
 /// A runnable built-in tool.
@@ -135,6 +141,9 @@ pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
         "coreTools.policies.remove" => Kind::PoliciesRemove,
         "openapi.previewSpec" => Kind::PreviewSpec,
         "openapi.addSpec" => Kind::AddSpec,
+        "mcp.probeEndpoint" => Kind::McpProbe,
+        "mcp.getServer" => Kind::McpGetServer,
+        "mcp.addServer" => Kind::McpAddServer,
         _ => return None,
     };
     Some(CoreTool { kind })
@@ -286,6 +295,23 @@ impl From<OpenApiStoreError> for Failure {
                 Some(json!({ "slug": slug })),
             ),
             OpenApiStoreError::Internal(cause) => Failure::Internal(cause),
+        }
+    }
+}
+
+impl From<McpStoreError> for Failure {
+    fn from(e: McpStoreError) -> Self {
+        match e {
+            McpStoreError::Invalid(message) => Failure::tool("invalid_mcp_input", message, None),
+            McpStoreError::Connection(message) => {
+                Failure::tool("mcp_connection_failed", message, None)
+            }
+            McpStoreError::AlreadyExists { slug } => Failure::tool(
+                "integration_already_exists",
+                format!("An integration with slug \"{slug}\" already exists; pick another slug."),
+                Some(json!({ "slug": slug })),
+            ),
+            McpStoreError::Internal(cause) => Failure::Internal(cause),
         }
     }
 }
@@ -628,6 +654,27 @@ impl CoreTool {
                     authentication_template: args.0.get("authenticationTemplate").cloned(),
                 };
                 success(&openapi::add(services, principal.tenant(), request).await?)
+            }
+            // The same services as `/api/mcp/…` (static headers/query stay console-only, as
+            // for `openapi.addSpec`).
+            Kind::McpProbe => {
+                success(&mcp_store::probe(services, &Value::Object(args.0.clone())).await?)
+            }
+            Kind::McpGetServer => {
+                let slug = args.required("slug")?;
+                match mcp_store::get(sql, principal.tenant(), slug).await? {
+                    Some(server) => success(&server),
+                    None => Err(integration_not_found(slug)),
+                }
+            }
+            Kind::McpAddServer => {
+                let mut body = args.0.clone();
+                body.remove("headers");
+                body.remove("queryParams");
+                body.insert("transport".into(), json!("remote"));
+                let body = Value::Object(body);
+                let slug = mcp_store::add(services, principal.tenant(), &body).await?;
+                success(&json!({ "slug": slug }))
             }
         }
     }
@@ -1135,6 +1182,27 @@ impl CoreTool {
                 }),
                 &["spec", "slug"],
             ),
+            Kind::McpProbe => object(
+                json!({
+                    "endpoint": non_empty_string(),
+                    "headers": { "type": "object", "additionalProperties": string() },
+                    "queryParams": { "type": "object", "additionalProperties": string() },
+                }),
+                &["endpoint"],
+            ),
+            Kind::McpGetServer => object(json!({ "slug": non_empty_string() }), &["slug"]),
+            Kind::McpAddServer => object(
+                json!({
+                    "name": non_empty_string(),
+                    "endpoint": non_empty_string(),
+                    "slug": string(),
+                    "description": string(),
+                    "remoteTransport": { "enum": ["auto", "streamable-http", "sse"] },
+                    "authenticationTemplate": array(json!({ "type": "object" })),
+                    "auth": { "type": "object" },
+                }),
+                &["name", "endpoint"],
+            ),
         }
     }
 
@@ -1205,6 +1273,28 @@ impl CoreTool {
                 json!({ "slug": string(), "toolCount": { "type": "integer" } }),
                 &["slug", "toolCount"],
             ),
+            Kind::McpProbe => object(
+                json!({
+                    "connected": boolean(), "requiresAuthentication": boolean(),
+                    "requiresOAuth": boolean(), "supportsDynamicRegistration": boolean(),
+                    "name": string(), "slug": string(),
+                    "toolCount": { "type": ["integer", "null"] },
+                    "serverName": { "type": ["string", "null"] },
+                    "instructions": { "type": ["string", "null"] },
+                }),
+                &[
+                    "connected",
+                    "requiresAuthentication",
+                    "requiresOAuth",
+                    "name",
+                    "slug",
+                ],
+            ),
+            Kind::McpGetServer => object(
+                json!({ "slug": string(), "kind": string(), "config": { "type": "object" } }),
+                &["slug", "kind", "config"],
+            ),
+            Kind::McpAddServer => object(json!({ "slug": string() }), &["slug"]),
         }
     }
 }
@@ -1270,7 +1360,7 @@ mod tests {
             .filter(|t| runnable(t).is_some())
             .map(|t| t.name)
             .collect();
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 18);
         assert!(names.iter().all(|n| !n.contains("oauth")));
         for tool in STATIC_TOOLS {
             let described = describe(tool);
@@ -1278,7 +1368,9 @@ mod tests {
                 Some(core) => {
                     let input = described.input_type_script.unwrap();
                     assert!(
-                        !input.contains("unknown;") || tool.name.ends_with("addSpec"),
+                        !input.contains("unknown;")
+                            || tool.name.ends_with("addSpec")
+                            || tool.name.ends_with("addServer"),
                         "{input}"
                     );
                     assert!(described

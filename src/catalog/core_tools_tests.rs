@@ -857,12 +857,11 @@ async fn describe_and_schema_show_previews() {
 }
 
 #[tokio::test]
-async fn oauth_mcp_and_graphql_tools_are_unavailable() {
+async fn oauth_and_graphql_tools_are_unavailable() {
     let world = approved_world().await;
     for name in [
         "coreTools.oauth.clients.list",
         "coreTools.oauth.start",
-        "mcp.probeEndpoint",
         "graphql.addIntegration",
     ] {
         let result = call(&world, name, json!({})).await;
@@ -876,6 +875,57 @@ async fn oauth_mcp_and_graphql_tools_are_unavailable() {
     add_policy(&world, Owner::User, "executor.mcp.*", "block").await;
     let blocked = call(&world, "mcp.probeEndpoint", json!({})).await;
     assert_eq!(code(&blocked), "tool_blocked");
+}
+
+#[tokio::test]
+async fn mcp_tools_call_the_mcp_services() {
+    let world = approved_world().await;
+    let result = call(&world, "mcp.probeEndpoint", json!({})).await;
+    assert_eq!(code(&result), "invalid_tool_arguments");
+    let added = call(
+        &world,
+        "mcp.addServer",
+        json!({"name": "Docs", "endpoint": "https://docs.example.com/mcp", "headers": {"x": "y"}}),
+    )
+    .await;
+    assert_eq!(
+        code(&added),
+        "invalid_tool_arguments",
+        "static headers are console-only"
+    );
+    let added = call(
+        &world,
+        "mcp.addServer",
+        json!({"name": "Docs", "endpoint": "https://docs.example.com/mcp"}),
+    )
+    .await;
+    assert_eq!(added, json!({"ok": true, "data": {"slug": "docs"}}));
+    let got = call(&world, "mcp.getServer", json!({"slug": "docs"})).await;
+    assert_eq!(
+        got["data"]["config"]["endpoint"],
+        "https://docs.example.com/mcp"
+    );
+    assert!(
+        got["data"]["config"].get("headers").is_none(),
+        "static headers are console-only"
+    );
+    let missing = call(&world, "mcp.getServer", json!({"slug": "nope"})).await;
+    assert_eq!(code(&missing), "integration_not_found");
+    let again = call(
+        &world,
+        "mcp.addServer",
+        json!({"name": "Docs", "endpoint": "https://docs.example.com/mcp"}),
+    )
+    .await;
+    assert_eq!(code(&again), "integration_already_exists");
+    // Unreachable (no network in this world) ⇒ a typed failure.
+    let probed = call(
+        &world,
+        "mcp.probeEndpoint",
+        json!({"endpoint": "https://docs.example.com/mcp"}),
+    )
+    .await;
+    assert_eq!(code(&probed), "mcp_connection_failed");
 }
 
 #[tokio::test]

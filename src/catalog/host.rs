@@ -37,6 +37,7 @@ use crate::crypto::SecretValue;
 use crate::integrations;
 use crate::logging;
 use crate::plugins::graphql;
+use crate::plugins::mcp_remote;
 use crate::plugins::openapi::store::OpenApiConfig;
 use crate::plugins::openapi::OperationBinding;
 use crate::providers::encrypted;
@@ -458,6 +459,9 @@ impl<'a> CatalogHost<'a> {
         if row.plugin_id == graphql::store::PLUGIN_ID {
             return self.run_graphql(address, row, args).await;
         }
+        if row.plugin_id == mcp_remote::store::PLUGIN_ID {
+            return self.run_mcp(address, row, args).await;
+        }
         // Google bundles are stored as OpenAPI documents and invoked the same way.
         if row.plugin_id != "openapi" && row.plugin_id != crate::plugins::google::store::PLUGIN_ID {
             return Err(format!("no invoker for plugin `{}`", row.plugin_id));
@@ -580,6 +584,46 @@ impl<'a> CatalogHost<'a> {
             allow_local_network: self.services.config.allow_local_network,
         };
         Ok(graphql::invoke::invoke(self.services.http, &call, args).await)
+    }
+
+    /// A remote MCP tool call (§8.3.3): the upstream tool name from the binding, then
+    /// `tools/call` on the connection's upstream session.
+    async fn run_mcp(
+        &self,
+        address: &DynamicAddress,
+        row: CallRow,
+        args: Option<Value>,
+    ) -> Result<InvokeOutcome, String> {
+        let binding: Value = row
+            .binding
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or("the integration's current generation has no operation row for this tool")?;
+        let tool = binding
+            .get("toolName")
+            .and_then(Value::as_str)
+            .ok_or("stored MCP binding has no tool name")?;
+        let config: Value = serde_json::from_str(row.config.as_deref().unwrap_or("{}"))
+            .map_err(|e| format!("stored integration config: {e}"))?;
+        let credentials = self.credentials(address, &row).await?;
+        let partition = crate::owner::Partition::of(self.principal, address.owner)
+            .map_err(|_| "the caller owns no user connections".to_owned())?;
+        let slot = mcp_remote::store::SessionSlot {
+            partition: &partition,
+            integration: &address.integration,
+            connection: &address.connection,
+        };
+        let value = mcp_remote::store::call_tool(
+            self.services,
+            &slot,
+            &config,
+            &row.template,
+            &credentials,
+            tool,
+            args,
+        )
+        .await;
+        Ok(InvokeOutcome::Result(value))
     }
 
     /// The `tool_not_found` ToolResult, with suggestions (§7.3).

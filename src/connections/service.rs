@@ -605,6 +605,25 @@ pub async fn produce_connection_tools(
             )
             .await
             .map_err(|e| ConnectionError::Internal(format!("{e:?}")))?;
+        } else if integration.plugin_id == crate::plugins::mcp_remote::store::PLUGIN_ID {
+            // Dials the server with this connection's auth (§8.3.2); unreachable ⇒ no tools.
+            let usable = has_credentials(&connection, integration.config.as_deref());
+            let credentials = if usable {
+                connection_values(services, partition, &connection).await?
+            } else {
+                BTreeMap::new()
+            };
+            crate::plugins::mcp_remote::store::produce_tools(
+                services,
+                partition,
+                &key.integration,
+                &key.name,
+                &connection.template,
+                usable,
+                &credentials,
+            )
+            .await
+            .map_err(|e| ConnectionError::Internal(format!("{e:?}")))?;
         }
     }
     connection_tools(sql, partition, key).await

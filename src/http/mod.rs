@@ -8,6 +8,7 @@ mod connections;
 pub mod error;
 mod google;
 mod graphql;
+mod mcp_sources;
 mod openapi;
 mod policies;
 pub mod router;

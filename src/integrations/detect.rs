@@ -2,10 +2,10 @@
 //! kind with a detector says whether the URL looks like one of its sources.
 //!
 //! Each detector answers at most one [`Detection`] and never fails: an unreachable or unknown URL
-//! is simply no result. OpenAPI (the document parses) and GraphQL (introspection answers ⇒ high,
-//! a `graphql` host/path token ⇒ low) and Google Discovery (a Discovery document ⇒ high, an
-//! unfetchable Google Discovery URL ⇒ medium) have detectors; MCP slots into [`detect`] as a
-//! further call.
+//! is simply no result. OpenAPI (the document parses), GraphQL (introspection answers ⇒ high,
+//! a `graphql` host/path token ⇒ low), Google Discovery (a Discovery document ⇒ high, an
+//! unfetchable Google Discovery URL ⇒ medium) and MCP (`initialize` answers ⇒ high, an `mcp`
+//! token ⇒ low) have detectors.
 
 use serde::Serialize;
 
@@ -49,6 +49,9 @@ pub async fn detect(services: Services<'_>, url: &str) -> Vec<Detection> {
         found.push(detection);
     }
     if let Some(detection) = crate::plugins::google::store::detect(services, url).await {
+        found.push(detection);
+    }
+    if let Some(detection) = crate::plugins::mcp_remote::store::detect(services, url).await {
         found.push(detection);
     }
     found

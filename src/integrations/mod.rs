@@ -65,6 +65,9 @@ fn auth_methods(plugin_id: &str, config: Option<&Value>) -> Vec<Value> {
     if plugin_id == crate::plugins::graphql::store::PLUGIN_ID {
         return crate::plugins::graphql::store::auth_method_values(config);
     }
+    if plugin_id == crate::plugins::mcp_remote::store::PLUGIN_ID {
+        return crate::plugins::mcp_remote::store::auth_method_values(config);
+    }
     if !matches!(plugin_id, "openapi" | "google" | "microsoft") {
         return Vec::new();
     }
@@ -225,6 +228,7 @@ pub async fn remove(
         crate::plugins::openapi::store::cleanup_statement(tenant, slug),
         crate::plugins::graphql::store::cleanup_statement(tenant, slug),
         crate::plugins::google::store::cleanup_statement(tenant, slug),
+        crate::plugins::mcp_remote::store::cleanup_statement(tenant, slug),
         Statement::new(
             "DELETE FROM integration WHERE tenant = ?1 AND slug = ?2",
             vec![tenant.into(), slug.into()],

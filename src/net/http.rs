@@ -113,10 +113,47 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
+/// The body of a response read as it arrives (an SSE stream that stays open).
+#[async_trait(?Send)]
+pub trait BodyStream {
+    /// The next bytes; `None` once the peer closed the body. Each read is bounded by the
+    /// request's `timeout_ms`.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, FetchError>;
+}
+
+/// Status and headers of a response whose body is still arriving.
+pub struct StreamingResponse {
+    pub status: u16,
+    /// Lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: Box<dyn BodyStream>,
+}
+
 /// One HTTP exchange, no redirects followed (a 3xx is returned as is).
 #[async_trait(?Send)]
 pub trait HttpClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, FetchError>;
+
+    /// Like [`HttpClient::send`], but answers once the headers arrive and hands the body over
+    /// as a stream (legacy MCP HTTP+SSE). Clients without streaming refuse.
+    async fn open(&self, request: OutboundRequest) -> Result<StreamingResponse, FetchError> {
+        Err(FetchError::Network {
+            url: ssrf::display_url(&request.url),
+            message: "streamed responses are not available here".into(),
+        })
+    }
+}
+
+/// [`HttpClient::open`] behind the SSRF guard. Redirects are not followed for streams: a 3xx is
+/// answered as it is, for the caller to treat as a failure.
+pub async fn guarded_open(
+    client: &dyn HttpClient,
+    mut request: OutboundRequest,
+    allow_local_network: bool,
+) -> Result<StreamingResponse, FetchError> {
+    let url = ssrf::check_url(&request.url, allow_local_network).map_err(FetchError::Blocked)?;
+    request.url = url.to_string();
+    client.open(request).await
 }
 
 /// A client that refuses everything (hosts without outbound networking, most unit tests).

@@ -3,5 +3,6 @@
 
 pub mod google;
 pub mod graphql;
+pub mod mcp_remote;
 pub mod openapi;
 pub mod produce;

@@ -17,5 +17,6 @@ mod graphql;
 mod malformed;
 mod mcp;
 mod mcp_2026;
+mod mcp_sources;
 mod native;
 mod support;

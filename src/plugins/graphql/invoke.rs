@@ -97,7 +97,8 @@ pub async fn invoke(
     InvokeOutcome::Result(value)
 }
 
-fn scrub(value: &mut Value, secrets: &[String]) {
+/// Replaces every occurrence of a secret in strings and keys of `value` with `[redacted]`.
+pub(crate) fn scrub(value: &mut Value, secrets: &[String]) {
     match value {
         Value::String(text) => {
             for secret in secrets {
@@ -246,7 +247,7 @@ pub fn request(call: &GraphqlCall<'_>, body: &Value) -> Result<OutboundRequest, 
 /// `endpoint` with `overrides` set as query parameters: existing parameters of the same name
 /// are dropped, the rest kept as written. (Plain string work: `guarded_fetch` parses and checks
 /// the URL; this keeps `url`'s form-encoding machinery out of the Worker.)
-fn with_query(endpoint: &str, overrides: &[(String, String)]) -> String {
+pub(crate) fn with_query(endpoint: &str, overrides: &[(String, String)]) -> String {
     if overrides.is_empty() {
         return endpoint.to_owned();
     }
@@ -290,27 +291,54 @@ fn encode(text: &str) -> String {
     out
 }
 
-fn credential<'c>(call: &GraphqlCall<'c>, variable: &str) -> Option<&'c str> {
-    call.credentials
+fn credential<'c>(
+    credentials: &'c BTreeMap<String, Option<SecretValue>>,
+    variable: &str,
+) -> Option<&'c str> {
+    credentials
         .get(variable)?
         .as_ref()
         .map(|value| value.expose().trim())
         .filter(|value| !value.is_empty())
 }
 
-type Rendered = (Vec<(String, String)>, Vec<(String, String)>);
+/// Auth headers and query parameters.
+pub(crate) type Rendered = (Vec<(String, String)>, Vec<(String, String)>);
 
-fn auth_failure(call: &GraphqlCall<'_>, code: &str, message: String, credential: Value) -> Value {
+/// Who a failure is about: `(integration, connection)`.
+pub(crate) type Source<'a> = (&'a str, &'a str);
+
+pub(crate) fn auth_failure(
+    source: Source<'_>,
+    code: &str,
+    message: String,
+    credential: Value,
+) -> Value {
     json!({"ok": false, "error": {"code": code, "message": message, "retryable": false,
         "details": {"category": "authentication",
-            "source": {"id": call.integration, "connection": call.connection},
+            "source": {"id": source.0, "connection": source.1},
             "credential": credential}}})
 }
 
 fn render_auth(call: &GraphqlCall<'_>) -> Result<Rendered, Value> {
+    render(
+        call.auth,
+        call.credentials,
+        (call.integration, call.connection),
+    )
+}
+
+/// Renders an auth method with a connection's values (shared with remote MCP servers): apikey
+/// placements, or `<header>: <prefix><token>` for oauth2. A missing value is a ToolResult
+/// failure (`connection_value_missing`, `oauth_connection_missing`).
+pub(crate) fn render(
+    auth: Option<&GraphqlAuth>,
+    credentials: &BTreeMap<String, Option<SecretValue>>,
+    source: Source<'_>,
+) -> Result<Rendered, Value> {
     let mut headers = Vec::new();
     let mut query = Vec::new();
-    match call.auth {
+    match auth {
         None | Some(GraphqlAuth::None(_)) => {}
         Some(GraphqlAuth::ApiKey(template)) => {
             let mut missing: Vec<&str> = Vec::new();
@@ -319,7 +347,7 @@ fn render_auth(call: &GraphqlCall<'_>) -> Result<Rendered, Value> {
                     Some(literal) => literal.clone(),
                     None => {
                         let variable = placement.variable.as_deref().unwrap_or(TOKEN_VARIABLE);
-                        match credential(call, variable) {
+                        match credential(credentials, variable) {
                             Some(secret) => format!("{}{secret}", placement.prefix),
                             None => {
                                 if !missing.contains(&variable) {
@@ -338,10 +366,10 @@ fn render_auth(call: &GraphqlCall<'_>) -> Result<Rendered, Value> {
             if !missing.is_empty() {
                 let message = format!(
                     "Connection \"{}\" for \"{}\" has no value for the credential input(s) {}. Update the connection (or create a new one), then retry this tool.",
-                    call.connection, call.integration, missing.join(", ")
+                    source.1, source.0, missing.join(", ")
                 );
                 return Err(auth_failure(
-                    call,
+                    source,
                     "connection_value_missing",
                     message,
                     json!({"kind": "secret", "missing": missing}),
@@ -349,13 +377,13 @@ fn render_auth(call: &GraphqlCall<'_>) -> Result<Rendered, Value> {
             }
         }
         Some(GraphqlAuth::OAuth2(template)) => {
-            let Some(token) = credential(call, TOKEN_VARIABLE) else {
+            let Some(token) = credential(credentials, TOKEN_VARIABLE) else {
                 let message = format!(
                     "Connection \"{}\" for \"{}\" has no OAuth access token. Sign in again, then retry this tool.",
-                    call.connection, call.integration
+                    source.1, source.0
                 );
                 return Err(auth_failure(
-                    call,
+                    source,
                     "oauth_connection_missing",
                     message,
                     json!({"kind": "oauth", "missing": [TOKEN_VARIABLE]}),
@@ -392,7 +420,7 @@ fn answer(call: &GraphqlCall<'_>, status: u16, body: Option<Value>, raw: &[u8]) 
             call.integration, call.connection
         );
         let mut value = auth_failure(
-            call,
+            (call.integration, call.connection),
             "connection_rejected",
             message,
             json!({"kind": "upstream", "label": "Upstream authorization"}),
