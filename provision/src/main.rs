@@ -117,7 +117,7 @@ enum Command {
         /// Operations each session cycles through, comma-separated: list, execute, tool, floor
         #[arg(long, default_value = "list,execute,tool,floor")]
         ops: String,
-        /// The short variant the test suite runs (10 sessions for 10 s, a 20 s soak with a restart)
+        /// The short variant the test suite runs (10 sessions for 10 s, a 32 s soak with a restart)
         #[arg(long)]
         short: bool,
         /// Do not run `provision setup` first

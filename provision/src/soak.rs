@@ -61,6 +61,8 @@ pub struct SoakOptions {
     pub sample_seconds: u64,
     /// Restart the server in the middle of the soak.
     pub restart: bool,
+    /// When to restart, as a fraction of the soak (0.5: in the middle).
+    pub restart_at: f64,
     /// Integrations (each with a connection and a `require_approval` policy) created before
     /// the restart.
     pub integrations: usize,
@@ -84,6 +86,7 @@ impl SoakOptions {
             load_seconds: 60,
             soak_sessions: 10,
             soak_seconds: 600,
+            restart_at: 0.5,
             sample_seconds: 10,
             restart: true,
             integrations: 3,
@@ -101,7 +104,9 @@ impl SoakOptions {
             load_sessions: 10,
             load_seconds: 10,
             soak_sessions: 4,
-            soak_seconds: 20,
+            soak_seconds: 32,
+            // Early, so that traffic runs on the restarted server for a while.
+            restart_at: 0.25,
             sample_seconds: 2,
             restart: true,
             integrations: 2,
@@ -181,6 +186,8 @@ struct Failure {
 #[derive(Debug, Default)]
 struct OpLog {
     samples: Vec<f64>,
+    /// When each successful request started (to count those after a restart).
+    ok_starts: Vec<Instant>,
     failures: Vec<Failure>,
 }
 
@@ -209,6 +216,8 @@ pub struct PhaseResult {
     pub ops: Vec<OpResult>,
     /// Sessions that could not initialize (counted as errors).
     pub session_errors: usize,
+    /// Successful requests sent after the restarted server answered.
+    pub ok_after_restart: usize,
     pub requests_per_second: f64,
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
@@ -446,7 +455,10 @@ async fn session(
         n += 1;
         let started = Instant::now();
         match once(conn, op).await {
-            Ok(took) => logs[op.index()].samples.push(took.as_secs_f64() * 1000.0),
+            Ok(took) => {
+                logs[op.index()].samples.push(took.as_secs_f64() * 1000.0);
+                logs[op.index()].ok_starts.push(started);
+            }
             Err(e) => {
                 logs[op.index()].failures.push(Failure {
                     started,
@@ -538,10 +550,18 @@ async fn finish_phase(phase: Phase, window: Option<Window>) -> Result<PhaseResul
         }
         for (sum, log) in total.iter_mut().zip(logs) {
             sum.samples.extend(log.samples);
+            sum.ok_starts.extend(log.ok_starts);
             sum.failures.extend(log.failures);
         }
     }
     let seconds = phase.started.elapsed().as_secs_f64().max(f64::EPSILON);
+    let ok_after_restart = window.map_or(0, |w| {
+        total
+            .iter()
+            .flat_map(|log| &log.ok_starts)
+            .filter(|t| **t >= w.ready)
+            .count()
+    });
     let ops: Vec<OpResult> = Op::ALL
         .iter()
         .zip(total)
@@ -575,6 +595,7 @@ async fn finish_phase(phase: Phase, window: Option<Window>) -> Result<PhaseResul
         seconds,
         ops,
         session_errors,
+        ok_after_restart,
         requests_per_second: requests as f64 / seconds,
         rss_before_kib: None,
         rss_after_kib: None,
@@ -977,8 +998,9 @@ async fn drive(
         };
         let mut window = None;
         if opts.restart {
-            tokio::time::sleep_until((t0 + Duration::from_secs(opts.soak_seconds) / 2).into())
-                .await;
+            let at =
+                Duration::from_secs_f64(opts.soak_seconds as f64 * opts.restart_at.clamp(0.0, 1.0));
+            tokio::time::sleep_until((t0 + at).into()).await;
             progress("restart: committing integrations, connections, policies and pauses");
             let committed = commit_rows(&base, stand_in, opts).await?;
             let missing_before = missing_rows(&base, &committed).await?;
@@ -1179,7 +1201,7 @@ pub fn render_report(report: &SoakReport) -> String {
         out.push_str(&format!(
             "restart at {:.0} s: server down for {:.1} s; committed before it: {} integrations, \
              {} connections, {} policies, {} paused executions; missing after it: {}; \
-             resumed once: {}/{}\n",
+             resumed once: {}/{}; requests answered after it: {}\n",
             r.at_s,
             r.downtime_s,
             r.integrations.len(),
@@ -1188,7 +1210,8 @@ pub fn render_report(report: &SoakReport) -> String {
             r.paused.len(),
             r.missing.len(),
             r.resumed_ok,
-            r.paused.len()
+            r.paused.len(),
+            report.soak.as_ref().map_or(0, |s| s.ok_after_restart)
         ));
     }
     if report.problems.is_empty() {
@@ -1304,6 +1327,7 @@ mod tests {
                     first_errors: vec!["GET /api/nope: HTTP 500".into()],
                 }],
                 session_errors: 0,
+                ok_after_restart: 0,
                 requests_per_second: 3.0,
                 rss_before_kib: Some(2048),
                 rss_after_kib: None,

@@ -1,9 +1,9 @@
 //! Load, soak and restart on real workerd: the short variant of `provision soak`
 //! (`provision::soak`, issue #8 item 4). Ten MCP sessions mix `tools/list`, `execute` with
 //! plain code, `execute` calling a petstore tool on the loopback stand-in, and the floor route
-//! for 10 s with no error; then four sessions for 20 s during which integrations, connections,
+//! for 10 s with no error; then four sessions for 32 s during which integrations, connections,
 //! `require_approval` policies and paused executions are committed, the server's process group
-//! is stopped and started again on the same port and state, every row is read back, and every
+//! is stopped (a quarter of the way in) and started again on the same port and state, every row is read back, and every
 //! pause resumes once (one upstream call). Errors are allowed only while the server is down.
 //! The long run (50 sessions for 60 s, a 10-minute soak) is `SOAK=1 scripts/test` or
 //! `provision soak`.
@@ -44,6 +44,10 @@ async fn short_load_soak_and_restart() {
     assert!(restart.missing.is_empty(), "{text}");
     assert_eq!(restart.paused.len(), SoakOptions::short().pauses, "{text}");
     assert_eq!(restart.resumed_ok, restart.paused.len(), "{text}");
+    assert!(
+        soaked.ok_after_restart > 0,
+        "no traffic ran on the restarted server\n{text}"
+    );
     // RSS was sampled from both workerd lifetimes.
     for segment in 0..2 {
         assert!(
