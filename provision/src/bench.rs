@@ -199,13 +199,14 @@ pub fn build_sizes(root: &Path) -> Result<Sizes> {
 }
 
 /// One client (own connection pool, so its own keep-alive connection) and its MCP session.
-struct Conn {
+/// Shared with `provision soak` (crate::soak).
+pub(crate) struct Conn {
     client: reqwest::Client,
     base: Arc<str>,
-    session: Option<String>,
+    pub(crate) session: Option<String>,
 }
 
-fn mcp_body(id: u64, method: &str, params: Option<Value>) -> Value {
+pub(crate) fn mcp_body(id: u64, method: &str, params: Option<Value>) -> Value {
     let mut body = json!({"jsonrpc": "2.0", "id": id, "method": method});
     if let Some(params) = params {
         body["params"] = params;
@@ -261,7 +262,7 @@ pub fn check_rpc(value: &Value) -> Result<()> {
     Ok(())
 }
 
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     let text = text.trim();
     match text.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &text[..i]),
@@ -270,10 +271,15 @@ fn snippet(text: &str) -> String {
 }
 
 impl Conn {
-    fn new(base: Arc<str>) -> Result<Self> {
+    pub(crate) fn new(base: Arc<str>) -> Result<Self> {
+        Self::with_timeout(base, REQUEST_TIMEOUT)
+    }
+
+    /// A client whose requests give up after `timeout`.
+    pub(crate) fn with_timeout(base: Arc<str>, timeout: Duration) -> Result<Self> {
         let client = reqwest::Client::builder()
             .no_proxy()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .build()
             .context("building an HTTP client")?;
         Ok(Self {
@@ -299,7 +305,7 @@ impl Conn {
     }
 
     /// `initialize` → the session id.
-    async fn initialize(&self) -> Result<String> {
+    pub(crate) async fn initialize(&self) -> Result<String> {
         let resp = self
             .mcp_post(&initialize_body(), None)
             .send()
@@ -320,7 +326,7 @@ impl Conn {
         session.context("initialize: no `mcp-session-id` header")
     }
 
-    async fn initialized(&self, session: &str) -> Result<()> {
+    pub(crate) async fn initialized(&self, session: &str) -> Result<()> {
         let body = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         let resp = self
             .mcp_post(&body, Some(session))
@@ -335,7 +341,7 @@ impl Conn {
         Ok(())
     }
 
-    async fn delete_session(&self, session: &str) -> Result<()> {
+    pub(crate) async fn delete_session(&self, session: &str) -> Result<()> {
         let resp = self
             .client
             .delete(format!("{}/mcp", self.base))
@@ -406,7 +412,7 @@ impl Conn {
     }
 
     /// `POST /api/executions` with `code`; fails unless the run completed without error.
-    async fn execution(&self, code: &str) -> Result<Duration> {
+    pub(crate) async fn execution(&self, code: &str) -> Result<Duration> {
         let started = Instant::now();
         let resp = self
             .client
@@ -429,7 +435,7 @@ impl Conn {
         Ok(took)
     }
 
-    async fn get_expect(&self, path: &str, expected: u16) -> Result<Duration> {
+    pub(crate) async fn get_expect(&self, path: &str, expected: u16) -> Result<Duration> {
         let started = Instant::now();
         let resp = self
             .client
@@ -449,7 +455,11 @@ impl Conn {
         Ok(took)
     }
 
-    async fn rpc(&self, body: &Value, check: impl Fn(&Value) -> Result<()>) -> Result<Duration> {
+    pub(crate) async fn rpc(
+        &self,
+        body: &Value,
+        check: impl Fn(&Value) -> Result<()>,
+    ) -> Result<Duration> {
         let session = self.session.as_deref().context("no MCP session")?;
         let started = Instant::now();
         let resp = self

@@ -5,8 +5,9 @@
 //! The stand-in speaks just enough HTTP/1.1 for the Worker's outbound fetch: one request at a
 //! time per connection, `content-length` bodies, keep-alive.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -20,6 +21,9 @@ const MAX_HEAD: usize = 64 * 1024;
 /// A running stand-in API; stops when dropped.
 pub struct StandIn {
     pub base: String,
+    /// Requests served per path (without the query): `provision soak` checks that a resumed
+    /// pause reached the upstream exactly once.
+    hits: Arc<Mutex<BTreeMap<String, u64>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,19 +46,32 @@ impl StandIn {
         )?;
         spec["servers"] = json!([{ "url": base }]);
         let spec: Arc<str> = Arc::from(spec.to_string());
+        let hits: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let counted = hits.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let spec = spec.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, spec).await;
+                    let _ = serve(stream, spec, counted).await;
                 });
             }
         });
-        Ok(StandIn { base, task })
+        Ok(StandIn { base, hits, task })
+    }
+
+    /// How many requests for `path` (e.g. `/pets/7`) the stand-in has served.
+    pub fn hits(&self, path: &str) -> u64 {
+        let hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        hits.get(path).copied().unwrap_or(0)
     }
 }
 
-async fn serve(mut stream: TcpStream, spec: Arc<str>) -> Result<()> {
+async fn serve(
+    mut stream: TcpStream,
+    spec: Arc<str>,
+    hits: Arc<Mutex<BTreeMap<String, u64>>>,
+) -> Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         let head_end = loop {
@@ -89,6 +106,11 @@ async fn serve(mut stream: TcpStream, spec: Arc<str>) -> Result<()> {
         buf.drain(..head_end + content_length);
         let target = head.split_whitespace().nth(1).unwrap_or("/");
         let path = target.split('?').next().unwrap_or("/");
+        *hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(path.to_string())
+            .or_default() += 1;
         let body = if path == "/petstore.json" {
             spec.to_string()
         } else if path == "/pets" {
@@ -157,9 +179,10 @@ async fn post(client: &reqwest::Client, url: String, body: Vec<u8>) -> Result<Va
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Adds the petstore (by URL from the stand-in) and the GitHub catalog (inline) with an org
-/// connection `main` each.
-pub async fn seed(base: &str, fixtures: &Path, stand_in: &StandIn) -> Result<Seeded> {
+/// Adds the stand-in's petstore by URL as integration `slug` with an org connection `main`;
+/// returns how long the ingest took (ms) and the connection's answer. Used by the bench and by
+/// `provision soak`.
+pub async fn add_petstore(base: &str, stand_in: &StandIn, slug: &str) -> Result<(f64, Value)> {
     let client = reqwest::Client::new();
     let started = Instant::now();
     post(
@@ -167,20 +190,26 @@ pub async fn seed(base: &str, fixtures: &Path, stand_in: &StandIn) -> Result<See
         format!("{base}/api/openapi/specs"),
         serde_json::to_vec(&json!({
             "spec": {"kind": "url", "url": format!("{}/petstore.json", stand_in.base)},
-            "slug": "petstore",
+            "slug": slug,
         }))?,
     )
     .await?;
-    let petstore_ingest_ms = started.elapsed().as_secs_f64() * 1000.0;
-    post(
+    let ingest_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let connection = post(
         &client,
         format!("{base}/api/connections"),
-        serde_json::to_vec(
-            &json!({"owner": "org", "name": "main", "integration": "petstore",
-            "template": "apikey-0", "value": "bench-key"}),
-        )?,
+        serde_json::to_vec(&json!({"owner": "org", "name": "main", "integration": slug,
+            "template": "apikey-0", "value": "bench-key"}))?,
     )
     .await?;
+    Ok((ingest_ms, connection))
+}
+
+/// Adds the petstore (by URL from the stand-in) and the GitHub catalog (inline) with an org
+/// connection `main` each.
+pub async fn seed(base: &str, fixtures: &Path, stand_in: &StandIn) -> Result<Seeded> {
+    let client = reqwest::Client::new();
+    let (petstore_ingest_ms, _) = add_petstore(base, stand_in, "petstore").await?;
 
     let github_path: PathBuf = fixtures.join("github-api.openapi.json.gz");
     let mut text = String::new();

@@ -38,6 +38,7 @@ pub mod secret;
 pub mod selfedit;
 pub mod setup;
 pub mod slice;
+pub mod soak;
 pub mod state;
 pub mod verify;
 pub mod wrangler;

@@ -712,6 +712,11 @@ impl LocalWorker {
         self.port
     }
 
+    /// wrangler's process group id (workerd runs in it too); `None` once stopped.
+    pub fn process_group(&self) -> Option<i32> {
+        self.pgid.map(Pid::as_raw_pid)
+    }
+
     /// The `--persist-to` directory (absolute).
     pub fn persist_to(&self) -> &Path {
         &self.persist_to

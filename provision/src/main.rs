@@ -17,6 +17,7 @@ use provision::cli::{
 use provision::cmd::{exit_code_of, fmt_duration, hint_of};
 use provision::local::{self, LocalOptions, LocalWorker};
 use provision::setup::{self, SetupOptions};
+use provision::soak::{self, SoakOptions};
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +80,46 @@ enum Command {
         /// Duration of each concurrent run, in seconds
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
         seconds: u64,
+        /// Do not run `provision setup` first
+        #[arg(long)]
+        skip_setup: bool,
+        /// Also write the results as JSON to FILE
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Load and soak a local Worker (MCP sessions, workerd memory, a restart mid-soak)
+    Soak {
+        /// Concurrent MCP sessions of the load phase (0 skips it)
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=500))]
+        sessions: u32,
+        /// Length of the load phase, in seconds
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        load_seconds: u64,
+        /// Concurrent MCP sessions of the soak phase (0 skips it and the restart)
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=500))]
+        soak_sessions: u32,
+        /// Length of the soak phase, in seconds
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(4..=86_400))]
+        soak_seconds: u64,
+        /// workerd RSS sampling interval during the soak, in seconds
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        sample_seconds: u64,
+        /// Do not restart the server in the middle of the soak
+        #[arg(long)]
+        no_restart: bool,
+        /// Approval-paused executions to carry across the restart
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
+        pauses: u32,
+        /// Fail when workerd's RSS grows faster than this (MB/min over the second half of a
+        /// workerd lifetime); without it the trend is only reported
+        #[arg(long, value_name = "MB_PER_MIN")]
+        max_growth: Option<f64>,
+        /// Operations each session cycles through, comma-separated: list, execute, tool, floor
+        #[arg(long, default_value = "list,execute,tool,floor")]
+        ops: String,
+        /// The short variant the test suite runs (10 sessions for 10 s, a 32 s soak with a restart)
+        #[arg(long)]
+        short: bool,
         /// Do not run `provision setup` first
         #[arg(long)]
         skip_setup: bool,
@@ -252,6 +293,56 @@ fn run(command: Command) -> Result<ExitCode> {
                     .sum();
                 if failures > 0 {
                     anyhow::bail!("{failures} requests failed (see `failures:` above)");
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Soak {
+            sessions,
+            load_seconds,
+            soak_seconds,
+            soak_sessions,
+            sample_seconds,
+            no_restart,
+            pauses,
+            max_growth,
+            ops,
+            short,
+            skip_setup,
+            json,
+        } => {
+            if !skip_setup {
+                setup::run(&root, &SetupOptions::default())?;
+            }
+            let opts = if short {
+                SoakOptions::short()
+            } else {
+                SoakOptions {
+                    load_sessions: sessions as usize,
+                    load_seconds,
+                    soak_sessions: soak_sessions as usize,
+                    soak_seconds,
+                    sample_seconds,
+                    restart: !no_restart,
+                    pauses: pauses as usize,
+                    max_growth_mb_per_min: max_growth,
+                    ops: soak::Op::parse_list(&ops)?,
+                    ..SoakOptions::full()
+                }
+            };
+            runtime()?.block_on(async {
+                let mut sigint =
+                    signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+                let mut sigterm =
+                    signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+                // Dropping the future on a signal drops the LocalWorker (stops its group).
+                let report = tokio::select! {
+                    report = soak::run(&root, &opts, json.as_ref()) => report?,
+                    _ = sigint.recv() => anyhow::bail!("interrupted"),
+                    _ = sigterm.recv() => anyhow::bail!("terminated"),
+                };
+                if !report.problems.is_empty() {
+                    anyhow::bail!("the soak found problems (see `result:` above)");
                 }
                 Ok(ExitCode::SUCCESS)
             })

@@ -19,4 +19,5 @@ mod mcp;
 mod mcp_2026;
 mod mcp_sources;
 mod native;
+mod soak;
 mod support;
