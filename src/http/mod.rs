@@ -7,6 +7,7 @@ mod audit;
 mod connections;
 pub mod error;
 mod graphql;
+mod oauth;
 mod openapi;
 mod policies;
 pub mod router;

@@ -17,4 +17,5 @@ mod malformed;
 mod mcp;
 mod mcp_2026;
 mod native;
+mod oauth;
 mod support;

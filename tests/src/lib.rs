@@ -5,4 +5,5 @@
 
 pub mod graphql;
 pub mod jwt;
+pub mod oauth_server;
 pub mod upstream;
