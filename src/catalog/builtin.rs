@@ -2,7 +2,8 @@
 //! `executor` integration, connection `coreTools`, owner `user`.
 //!
 //! This module is their metadata (listing, search, describe, policies); `core_tools` runs them.
-//! The OAuth, MCP and GraphQL tools are listed only: a call answers `tool_unavailable`.
+//! The MCP and GraphQL tools are listed only: a call answers `tool_unavailable` (the OAuth ones
+//! run, see `oauth_tools`).
 
 /// Integration slug of the built-in tools.
 pub const INTEGRATION: &str = crate::integrations::BUILT_IN_SLUG;

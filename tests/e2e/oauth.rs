@@ -113,7 +113,13 @@ async fn oauth_code_flow_refresh_rotation_reauth_client_credentials_and_dcr() {
     let issued = Instant::now();
     let connection = api.get("/api/connections/org/vault/main").await.json();
     assert_eq!(connection["oauthClient"], "vault-app", "{connection}");
-    assert_eq!(connection["oauthScope"], "read");
+    // The granted scope as the server reported it (the integration asks for `read` plus the
+    // identity scopes its OAuth method adds).
+    assert!(connection["oauthScope"]
+        .as_str()
+        .unwrap_or_default()
+        .split(' ')
+        .any(|s| s == "read"));
     assert!(connection["expiresAt"].as_i64().is_some());
     let items = api
         .get("/api/providers/encrypted/items")
@@ -187,8 +193,6 @@ async fn oauth_code_flow_refresh_rotation_reauth_client_credentials_and_dcr() {
     // Signing in again heals it (same client; nothing re-registered).
     server.set_expires_in(3600);
     sign_in(&api, &start, &logs).await;
-    let trivial = timed_calls(&api, "return 1 + 1;", 3, &logs).await;
-    drop(trivial);
     let run = api.execute(CALL, &logs).await;
     assert_eq!(run["structured"]["result"]["ok"], true, "{run}");
     assert_eq!(server.stats().registrations, 0);
