@@ -30,6 +30,8 @@ struct Server {
     issued: Cell<usize>,
     /// `expires_in` of the next tokens.
     expires_in: Cell<i64>,
+    /// Answer every token request with a 503 (the server is down).
+    down: Cell<bool>,
 }
 
 fn json_response(status: u16, body: Value) -> OutboundResponse {
@@ -62,6 +64,9 @@ impl Server {
 
     fn token(&self, request: &OutboundRequest) -> OutboundResponse {
         self.token_requests.set(self.token_requests.get() + 1);
+        if self.down.get() {
+            return json_response(503, json!({"message": "maintenance"}));
+        }
         let form = form_of(request);
         let client_ok = form.get("client_id").map(String::as_str) == Some("vault-client")
             && form.get("client_secret").map(String::as_str) == Some("vault-secret-canary");
@@ -856,4 +861,31 @@ async fn dynamic_registration_stores_a_client_without_returning_its_secret() {
         refused.json_body().unwrap()["_tag"],
         "OAuthRegisterDynamicError"
     );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_an_unexpired_token_and_reports_an_expired_one() {
+    let (mut world, server) = vault_world("authorization_code").await;
+    server.expires_in.set(30);
+    connect(&world, &server).await;
+    server.down.set(true);
+    // Due (30 s left) but not expired: the call goes ahead with the current token.
+    let result = execute(&world, CALL).await;
+    assert_eq!(result["data"]["authorization"], "Bearer at-1", "{result}");
+    let row = connection_row(&world).await;
+    assert_eq!(
+        row["oauth_refresh_lease"],
+        Value::Null,
+        "the lease is given back"
+    );
+    assert_eq!(row["oauth_reauth_required"], 0);
+    // Expired: the call answers oauth_refresh_failed (not a re-auth: the grant may be fine).
+    world.clock = crate::time::FixedClock(NOW_MS + 31_000.0);
+    let result = execute(&world, &format!("{CALL}\n")).await;
+    assert_eq!(result["error"]["code"], "oauth_refresh_failed", "{result}");
+    // Back up: the next call refreshes with the same (unrotated) refresh token.
+    server.down.set(false);
+    let result = execute(&world, &format!("{CALL}\n\n")).await;
+    assert_eq!(result["data"]["authorization"], "Bearer at-2", "{result}");
+    assert_eq!(server.refreshes.get(), 1);
 }
