@@ -42,130 +42,68 @@ pub fn of(name: &str) -> Option<OAuthTool> {
 /// An expected failure: `(code, message, details)`.
 pub type ToolFailure = (&'static str, String, Option<Value>);
 
-fn obj(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required,
-           "additionalProperties": false})
-}
-
-fn s() -> Value {
-    json!({"type": "string", "minLength": 1})
-}
-
-fn nullable() -> Value {
-    json!({"type": ["string", "null"]})
-}
-
-fn owner() -> Value {
-    json!({"type": "string", "enum": ["org", "user"]})
-}
-
-fn grant() -> Value {
-    json!({"type": "string", "enum": ["authorization_code", "client_credentials"]})
-}
-
-fn client_schema() -> Value {
-    obj(
-        json!({"owner": owner(), "slug": s(), "grant": grant(), "authorizationUrl": {"type": "string"},
-               "tokenUrl": s(), "resource": nullable(), "clientId": s(),
-               "origin": {"type": "object"}}),
-        &[
-            "owner",
-            "slug",
-            "grant",
-            "authorizationUrl",
-            "tokenUrl",
-            "clientId",
-            "origin",
-        ],
-    )
-}
-
-fn connection_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "owner": owner(), "name": s(), "integration": s(), "template": s(), "provider": s(),
-        "address": s(), "identityLabel": nullable(), "expiresAt": {"type": ["number", "null"]},
-        "oauthClient": nullable(), "oauthClientOwner": nullable(), "oauthScope": nullable()}})
+/// Parses one of the schema texts below (kept as text: `json!` trees cost wasm size).
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 impl OAuthTool {
     pub fn input_schema(self) -> Value {
-        match self {
-            OAuthTool::ClientsList => obj(json!({}), &[]),
-            OAuthTool::ClientsCreate => obj(
-                json!({"owner": owner(), "slug": s(), "authorizationUrl": {"type": "string"},
-                       "tokenUrl": s(), "grant": grant(), "clientId": s(), "resource": nullable()}),
-                &["owner", "slug", "tokenUrl", "grant", "clientId"],
-            ),
-            OAuthTool::ClientsCreateHandoff => obj(
-                json!({"integration": s(), "owner": owner(), "slug": s(), "grant": grant(),
-                       "clientId": s(), "authorizationUrl": s(), "tokenUrl": s(),
-                       "resource": s(), "label": s()}),
-                &["integration"],
-            ),
-            OAuthTool::ClientsRegisterDynamic => obj(
-                json!({"owner": owner(), "slug": s(), "registrationEndpoint": s(),
-                       "authorizationUrl": s(), "tokenUrl": s(), "resource": nullable(),
-                       "scopes": {"type": "array", "items": {"type": "string"}},
-                       "tokenEndpointAuthMethodsSupported": {"type": "array", "items": {"type": "string"}},
-                       "clientName": s(), "redirectUri": nullable(), "originIntegration": nullable()}),
-                &[
-                    "owner",
-                    "slug",
-                    "registrationEndpoint",
-                    "authorizationUrl",
-                    "tokenUrl",
-                ],
-            ),
-            OAuthTool::ClientsRemove => {
-                obj(json!({"owner": owner(), "slug": s()}), &["owner", "slug"])
+        parse(match self {
+            OAuthTool::ClientsList => {
+                r#"{"type":"object","properties":{},"required":[],"additionalProperties":false}"#
             }
-            OAuthTool::Probe => obj(json!({"url": s()}), &["url"]),
-            OAuthTool::Start => obj(
-                json!({"client": s(), "clientOwner": owner(), "owner": owner(), "name": s(),
-                       "integration": s(), "template": s(), "identityLabel": nullable(),
-                       "redirectUri": nullable()}),
-                &[
-                    "client",
-                    "clientOwner",
-                    "owner",
-                    "name",
-                    "integration",
-                    "template",
-                ],
-            ),
-            OAuthTool::Cancel => obj(json!({"state": s()}), &["state"]),
-        }
+            OAuthTool::ClientsCreate => {
+                r#"{"type":"object","properties":{"owner":{"type":"string","enum":["org","user"]},"slug":{"type":"string","minLength":1},"authorizationUrl":{"type":"string"},"tokenUrl":{"type":"string","minLength":1},"grant":{"type":"string","enum":["authorization_code","client_credentials"]},"clientId":{"type":"string","minLength":1},"resource":{"type":["string","null"]}},"required":["owner","slug","tokenUrl","grant","clientId"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsCreateHandoff => {
+                r#"{"type":"object","properties":{"integration":{"type":"string","minLength":1},"owner":{"type":"string","enum":["org","user"]},"slug":{"type":"string","minLength":1},"grant":{"type":"string","enum":["authorization_code","client_credentials"]},"clientId":{"type":"string","minLength":1},"authorizationUrl":{"type":"string","minLength":1},"tokenUrl":{"type":"string","minLength":1},"resource":{"type":"string","minLength":1},"label":{"type":"string","minLength":1}},"required":["integration"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsRegisterDynamic => {
+                r#"{"type":"object","properties":{"owner":{"type":"string","enum":["org","user"]},"slug":{"type":"string","minLength":1},"registrationEndpoint":{"type":"string","minLength":1},"authorizationUrl":{"type":"string","minLength":1},"tokenUrl":{"type":"string","minLength":1},"resource":{"type":["string","null"]},"scopes":{"type":"array","items":{"type":"string"}},"tokenEndpointAuthMethodsSupported":{"type":"array","items":{"type":"string"}},"clientName":{"type":"string","minLength":1},"redirectUri":{"type":["string","null"]},"originIntegration":{"type":["string","null"]}},"required":["owner","slug","registrationEndpoint","authorizationUrl","tokenUrl"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsRemove => {
+                r#"{"type":"object","properties":{"owner":{"type":"string","enum":["org","user"]},"slug":{"type":"string","minLength":1}},"required":["owner","slug"],"additionalProperties":false}"#
+            }
+            OAuthTool::Probe => {
+                r#"{"type":"object","properties":{"url":{"type":"string","minLength":1}},"required":["url"],"additionalProperties":false}"#
+            }
+            OAuthTool::Start => {
+                r#"{"type":"object","properties":{"client":{"type":"string","minLength":1},"clientOwner":{"type":"string","enum":["org","user"]},"owner":{"type":"string","enum":["org","user"]},"name":{"type":"string","minLength":1},"integration":{"type":"string","minLength":1},"template":{"type":"string","minLength":1},"identityLabel":{"type":["string","null"]},"redirectUri":{"type":["string","null"]}},"required":["client","clientOwner","owner","name","integration","template"],"additionalProperties":false}"#
+            }
+            OAuthTool::Cancel => {
+                r#"{"type":"object","properties":{"state":{"type":"string","minLength":1}},"required":["state"],"additionalProperties":false}"#
+            }
+        })
     }
 
     pub fn output_schema(self) -> Value {
-        match self {
-            OAuthTool::ClientsList => obj(
-                json!({"clients": {"type": "array", "items": client_schema()}}),
-                &["clients"],
-            ),
-            OAuthTool::ClientsCreate | OAuthTool::ClientsRegisterDynamic => {
-                obj(json!({"client": s()}), &["client"])
+        parse(match self {
+            OAuthTool::ClientsList => {
+                r#"{"type":"object","properties":{"clients":{"type":"array","items":{"type":"object","properties":{"owner":{"type":"string","enum":["org","user"]},"slug":{"type":"string","minLength":1},"grant":{"type":"string","enum":["authorization_code","client_credentials"]},"authorizationUrl":{"type":"string"},"tokenUrl":{"type":"string","minLength":1},"resource":{"type":["string","null"]},"clientId":{"type":"string","minLength":1},"origin":{"type":"object"}},"required":["owner","slug","grant","authorizationUrl","tokenUrl","clientId","origin"],"additionalProperties":false}}},"required":["clients"],"additionalProperties":false}"#
             }
-            OAuthTool::ClientsCreateHandoff => obj(
-                json!({"url": s(), "instructions": s()}),
-                &["url", "instructions"],
-            ),
-            OAuthTool::ClientsRemove => obj(json!({"removed": {"type": "boolean"}}), &["removed"]),
-            OAuthTool::Probe => obj(
-                json!({"authorizationUrl": {"type": "string"}, "tokenUrl": {"type": "string"},
-                       "resource": nullable(), "registrationEndpoint": nullable(),
-                       "scopesSupported": {"type": "array", "items": {"type": "string"}},
-                       "tokenEndpointAuthMethodsSupported": {"type": "array", "items": {"type": "string"}}}),
-                &["authorizationUrl", "tokenUrl"],
-            ),
-            OAuthTool::Start => json!({"oneOf": [
-                obj(json!({"status": {"const": "connected"}, "connection": connection_schema()}),
-                    &["status", "connection"]),
-                obj(json!({"status": {"const": "redirect"}, "authorizationUrl": s(), "state": s()}),
-                    &["status", "authorizationUrl", "state"]),
-            ]}),
-            OAuthTool::Cancel => obj(json!({"cancelled": {"type": "boolean"}}), &["cancelled"]),
-        }
+            OAuthTool::ClientsCreate => {
+                r#"{"type":"object","properties":{"client":{"type":"string","minLength":1}},"required":["client"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsRegisterDynamic => {
+                r#"{"type":"object","properties":{"client":{"type":"string","minLength":1}},"required":["client"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsCreateHandoff => {
+                r#"{"type":"object","properties":{"url":{"type":"string","minLength":1},"instructions":{"type":"string","minLength":1}},"required":["url","instructions"],"additionalProperties":false}"#
+            }
+            OAuthTool::ClientsRemove => {
+                r#"{"type":"object","properties":{"removed":{"type":"boolean"}},"required":["removed"],"additionalProperties":false}"#
+            }
+            OAuthTool::Probe => {
+                r#"{"type":"object","properties":{"authorizationUrl":{"type":"string"},"tokenUrl":{"type":"string"},"resource":{"type":["string","null"]},"registrationEndpoint":{"type":["string","null"]},"scopesSupported":{"type":"array","items":{"type":"string"}},"tokenEndpointAuthMethodsSupported":{"type":"array","items":{"type":"string"}}},"required":["authorizationUrl","tokenUrl"],"additionalProperties":false}"#
+            }
+            OAuthTool::Start => {
+                r#"{"oneOf":[{"type":"object","properties":{"status":{"const":"connected"},"connection":{"type":"object","properties":{"owner":{"type":"string","enum":["org","user"]},"name":{"type":"string","minLength":1},"integration":{"type":"string","minLength":1},"template":{"type":"string","minLength":1},"provider":{"type":"string","minLength":1},"address":{"type":"string","minLength":1},"identityLabel":{"type":["string","null"]},"expiresAt":{"type":["number","null"]},"oauthClient":{"type":["string","null"]},"oauthClientOwner":{"type":["string","null"]},"oauthScope":{"type":["string","null"]}}}},"required":["status","connection"],"additionalProperties":false},{"type":"object","properties":{"status":{"const":"redirect"},"authorizationUrl":{"type":"string","minLength":1},"state":{"type":"string","minLength":1}},"required":["status","authorizationUrl","state"],"additionalProperties":false}]}"#
+            }
+            OAuthTool::Cancel => {
+                r#"{"type":"object","properties":{"cancelled":{"type":"boolean"}},"required":["cancelled"],"additionalProperties":false}"#
+            }
+        })
     }
 
     /// Runs the tool on checked arguments: `Ok(Ok(data))`, an expected failure, or an internal
@@ -180,17 +118,18 @@ impl OAuthTool {
         let callback = web_base_url
             .map(|b| format!("{}/api/oauth/callback", b.trim_end_matches('/')))
             .unwrap_or_default();
-        let args_value = Value::Object(args.clone());
+        // Through text: the routes' `from_str` instantiations serve, none for `Value` is added.
+        let args_text = Value::Object(args.clone()).to_string();
         let outcome = match self {
             OAuthTool::ClientsList => clients::list(services, principal)
                 .await
                 .map(|list| json!({ "clients": list })),
-            OAuthTool::ClientsCreate => match serde_json::from_value(args_value) {
+            OAuthTool::ClientsCreate => match serde_json::from_str(&args_text) {
                 Ok(request) => clients::create(services, principal, request, None).await,
                 Err(e) => Err(OAuthError::Schema(e.to_string())),
             },
             OAuthTool::ClientsCreateHandoff => Ok(handoff(principal, web_base_url, args)),
-            OAuthTool::ClientsRegisterDynamic => match serde_json::from_value(args_value) {
+            OAuthTool::ClientsRegisterDynamic => match serde_json::from_str(&args_text) {
                 Ok(request) => {
                     clients::register_dynamic(services, principal, request, &callback).await
                 }
@@ -209,7 +148,7 @@ impl OAuthTool {
                 let url = args.get("url").and_then(Value::as_str).unwrap_or_default();
                 oauth::probe::probe(services, url).await
             }
-            OAuthTool::Start => match serde_json::from_value(args_value) {
+            OAuthTool::Start => match serde_json::from_str(&args_text) {
                 Ok(request) => flow::start(services, principal, request, &callback).await,
                 Err(e) => Err(OAuthError::Schema(e.to_string())),
             },
@@ -296,4 +235,26 @@ fn handoff(principal: &Principal, base: Option<&str>, args: &Map<String, Value>)
             browser (entering its secret there, never in the chat); then call \
             oauth.clients.list to confirm and oauth.start to connect.",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_text_parses() {
+        for tool in [
+            OAuthTool::ClientsList,
+            OAuthTool::ClientsCreate,
+            OAuthTool::ClientsCreateHandoff,
+            OAuthTool::ClientsRegisterDynamic,
+            OAuthTool::ClientsRemove,
+            OAuthTool::Probe,
+            OAuthTool::Start,
+            OAuthTool::Cancel,
+        ] {
+            assert!(tool.input_schema().is_object(), "{tool:?}");
+            assert!(tool.output_schema().is_object(), "{tool:?}");
+        }
+    }
 }

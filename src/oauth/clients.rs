@@ -44,7 +44,8 @@ pub fn parse_create(body: &[u8]) -> Result<(CreateClient, Option<SecretValue>), 
         Some(Value::String(s)) => Some(SecretValue::new(s)),
         Some(_) => return Err(OAuthError::Schema("`clientSecret` must be a string".into())),
     };
-    let request = serde_json::from_value(Value::Object(value))
+    // Through text, so the one `from_str` instantiation also serves the built-in tool.
+    let request = serde_json::from_str(&Value::Object(value).to_string())
         .map_err(|e| OAuthError::Schema(format!("invalid request body: {e}")))?;
     Ok((request, secret))
 }
