@@ -33,6 +33,7 @@ pub mod integrations;
 pub mod logging;
 pub mod mcp;
 pub mod net;
+pub mod oauth;
 pub mod owner;
 pub mod plugins;
 pub mod policies;

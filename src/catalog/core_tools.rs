@@ -19,8 +19,8 @@
 //!
 //! `mcp.probeEndpoint` / `mcp.getServer` / `mcp.addServer` call
 //! [`crate::plugins::mcp_remote::store`] (codes `invalid_mcp_input`, `mcp_connection_failed`).
-//! The OAuth and GraphQL tools stay listed but are not runnable here ([`runnable`] is `None`):
-//! they answer `tool_unavailable`.
+//! The `oauth.*` tools run in `super::oauth_tools`. The GraphQL tools stay listed but are not
+//! runnable here ([`runnable`] is `None`): they answer `tool_unavailable`.
 //!
 //! Failure codes: `invalid_tool_arguments`, `integration_not_found`, `connection_not_found`,
 //! `invalid_connection_input`, `provider_not_registered`, `invalid_policy`, `policy_not_found`,
@@ -114,6 +114,8 @@ enum Kind {
     McpProbe,
     McpGetServer,
     McpAddServer,
+    /// `coreTools.oauth.*` ([`super::oauth_tools`]).
+    OAuth(super::oauth_tools::OAuthTool),
 }
 
 /// A runnable built-in tool.
@@ -123,7 +125,7 @@ pub struct CoreTool {
 }
 
 /// The runnable form of a built-in tool; `None` for tools that are only listed in this build
-/// (OAuth, MCP, GraphQL), which answer [`unavailable`].
+/// (MCP, GraphQL), which answer [`unavailable`].
 pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
     let kind = match tool.name {
         "coreTools.integrations.list" => Kind::IntegrationsList,
@@ -144,7 +146,7 @@ pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
         "mcp.probeEndpoint" => Kind::McpProbe,
         "mcp.getServer" => Kind::McpGetServer,
         "mcp.addServer" => Kind::McpAddServer,
-        _ => return None,
+        name => Kind::OAuth(super::oauth_tools::of(name)?),
     };
     Some(CoreTool { kind })
 }
@@ -154,7 +156,7 @@ pub fn unavailable(address: &str) -> String {
     render_failure(
         "tool_unavailable",
         format!(
-            "Built-in tool \"{address}\" is not available in this build yet (OAuth, MCP and \
+            "Built-in tool \"{address}\" is not available in this build yet (MCP and \
              GraphQL sources come later)."
         ),
         None,
@@ -506,6 +508,16 @@ impl CoreTool {
         let (services, principal) = (cx.services, cx.principal);
         let sql = services.sql;
         match self.kind {
+            Kind::OAuth(tool) => {
+                match tool
+                    .run(services, principal, cx.web_base_url.as_deref(), &args.0)
+                    .await
+                {
+                    Ok(Ok(data)) => success(&data),
+                    Ok(Err((code, message, details))) => Err(Failure::tool(code, message, details)),
+                    Err(cause) => Err(Failure::Internal(cause)),
+                }
+            }
             Kind::IntegrationsList => {
                 let integrations = integrations::list(sql, principal.tenant()).await?;
                 success(&IntegrationsData { integrations })
@@ -1107,6 +1119,7 @@ impl CoreTool {
     /// The JSON Schema of the tool's argument.
     pub fn input_schema(&self) -> Value {
         match self.kind {
+            Kind::OAuth(tool) => tool.input_schema(),
             Kind::IntegrationsList | Kind::ProvidersList | Kind::PoliciesList => no_arguments(),
             Kind::IntegrationsDetect => object(
                 json!({ "url": { "type": "string", "minLength": 1, "maxLength": detect::MAX_URL_CHARS } }),
@@ -1209,6 +1222,7 @@ impl CoreTool {
     /// The JSON Schema of the `data` of a successful call.
     pub fn output_schema(&self) -> Value {
         match self.kind {
+            Kind::OAuth(tool) => tool.output_schema(),
             Kind::IntegrationsList => object(
                 json!({ "integrations": array(integration_schema()) }),
                 &["integrations"],
@@ -1360,8 +1374,8 @@ mod tests {
             .filter(|t| runnable(t).is_some())
             .map(|t| t.name)
             .collect();
-        assert_eq!(names.len(), 18);
-        assert!(names.iter().all(|n| !n.contains("oauth")));
+        assert_eq!(names.len(), 26);
+        assert!(names.iter().all(|n| !n.starts_with("graphql.")));
         for tool in STATIC_TOOLS {
             let described = describe(tool);
             match runnable(tool) {

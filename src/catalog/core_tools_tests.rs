@@ -847,23 +847,28 @@ async fn describe_and_schema_show_previews() {
     assert!(view.get("schemaDefinitions").is_none());
 
     // Listed-only tools keep their metadata.
+    let listed = run(
+        &world,
+        "return await tools.describe.tool({ path: 'executor.mcp.probeEndpoint' });",
+    )
+    .await;
+    assert!(listed.get("inputTypeScript").is_none());
+    assert_eq!(listed["name"], "mcp.probeEndpoint");
     let oauth = run(
         &world,
         "return await tools.describe.tool({ path: 'executor.coreTools.oauth.start' });",
     )
     .await;
-    assert!(oauth.get("inputTypeScript").is_none());
-    assert_eq!(oauth["name"], "coreTools.oauth.start");
+    assert!(oauth["inputTypeScript"]
+        .as_str()
+        .unwrap()
+        .contains("clientOwner: \"org\" | \"user\""));
 }
 
 #[tokio::test]
-async fn oauth_and_graphql_tools_are_unavailable() {
+async fn graphql_tools_are_unavailable() {
     let world = approved_world().await;
-    for name in [
-        "coreTools.oauth.clients.list",
-        "coreTools.oauth.start",
-        "graphql.addIntegration",
-    ] {
+    for name in ["graphql.addIntegration"] {
         let result = call(&world, name, json!({})).await;
         assert_eq!(code(&result), "tool_unavailable", "{name}");
         assert!(result["error"]["message"]
@@ -926,6 +931,74 @@ async fn mcp_tools_call_the_mcp_services() {
     )
     .await;
     assert_eq!(code(&probed), "mcp_connection_failed");
+}
+
+#[tokio::test]
+async fn oauth_tools_run_over_the_oauth_services() {
+    let world = approved_world().await;
+    let created = call(
+        &world,
+        "coreTools.oauth.clients.create",
+        json!({"owner": "org", "slug": "app", "grant": "authorization_code",
+               "authorizationUrl": "https://as.example.test/authorize",
+               "tokenUrl": "https://as.example.test/token", "clientId": "public-client"}),
+    )
+    .await;
+    assert_eq!(created, json!({"ok": true, "data": {"client": "app"}}));
+    // A secret is not an accepted argument.
+    let refused = call(
+        &world,
+        "coreTools.oauth.clients.create",
+        json!({"owner": "org", "slug": "x", "grant": "client_credentials",
+               "tokenUrl": "https://as.example.test/token", "clientId": "c",
+               "clientSecret": "nope"}),
+    )
+    .await;
+    assert_eq!(code(&refused), "invalid_tool_arguments");
+    let listed = call(&world, "coreTools.oauth.clients.list", json!({})).await;
+    assert_eq!(listed["data"]["clients"][0]["clientId"], "public-client");
+
+    let started = call(
+        &world,
+        "coreTools.oauth.start",
+        json!({"client": "app", "clientOwner": "org", "owner": "org", "name": "main",
+               "integration": "petstore", "template": "apikey-0"}),
+    )
+    .await;
+    assert_eq!(started["ok"], true, "{started}");
+    assert_eq!(started["data"]["status"], "redirect");
+    let url = started["data"]["authorizationUrl"].as_str().unwrap();
+    assert!(url.starts_with("https://as.example.test/authorize?response_type=code"));
+    assert!(url.contains("code_challenge_method=S256"));
+    let state = started["data"]["state"].as_str().unwrap();
+    let cancelled = call(&world, "coreTools.oauth.cancel", json!({ "state": state })).await;
+    assert_eq!(cancelled, json!({"ok": true, "data": {"cancelled": true}}));
+
+    let handoff = call(
+        &world,
+        "coreTools.oauth.clients.createHandoff",
+        json!({"integration": "petstore", "grant": "client_credentials"}),
+    )
+    .await;
+    let link = handoff["data"]["url"].as_str().unwrap();
+    assert!(
+        link.contains("/integrations/petstore?addAccount=1&oauthClient=1&grant=client_credentials"),
+        "{link}"
+    );
+    let probe = call(
+        &world,
+        "coreTools.oauth.probe",
+        json!({"url": "https://nothing.example.test"}),
+    )
+    .await;
+    assert_eq!(code(&probe), "oauth_probe_failed");
+    let removed = call(
+        &world,
+        "coreTools.oauth.clients.remove",
+        json!({"owner": "org", "slug": "app"}),
+    )
+    .await;
+    assert_eq!(removed, json!({"ok": true, "data": {"removed": true}}));
 }
 
 #[tokio::test]

@@ -483,7 +483,10 @@ impl<'a> CatalogHost<'a> {
             }
             None => OpenApiConfig::default(),
         };
-        let credentials = self.credentials(address, &row).await?;
+        let credentials = match self.credentials(address, &row).await? {
+            Ok(credentials) => credentials,
+            Err(result) => return Ok(InvokeOutcome::Result(result)),
+        };
         let auth = config.auth_template(&row.template);
         if auth.is_none() && credentials.values().any(Option::is_some) {
             return Err(format!(
@@ -512,12 +515,20 @@ impl<'a> CatalogHost<'a> {
     }
 
     /// The connection's credential values: the `encrypted` provider's items came with the tool
-    /// row; other providers resolve separately. Errors never carry a value.
+    /// row; other providers resolve separately; an OAuth token due for refresh is refreshed
+    /// first (`Ok(Err(result))`: the call's ToolResult, e.g. `oauth_reauth_required`). Errors
+    /// never carry a value.
     async fn credentials(
         &self,
         address: &DynamicAddress,
         row: &CallRow,
-    ) -> Result<BTreeMap<String, Option<SecretValue>>, String> {
+    ) -> Result<Result<BTreeMap<String, Option<SecretValue>>, Value>, String> {
+        if row.oauth_client.is_some() {
+            let now = self.services.clock.now_ms() as i64;
+            if row.oauth_reauth_required || crate::oauth::refresh::due(row.expires_at, now) {
+                return self.oauth_credentials(address).await;
+            }
+        }
         let key = ConnectionKey {
             owner: address.owner,
             integration: address.integration.clone(),
@@ -537,7 +548,62 @@ impl<'a> CatalogHost<'a> {
                     other => format!("credentials: {other:?}"),
                 })?,
         };
-        Ok(credentials)
+        Ok(Ok(credentials))
+    }
+
+    /// An OAuth connection's token after a refresh (§3.8), or the ToolResult that explains why
+    /// there is none.
+    async fn oauth_credentials(
+        &self,
+        address: &DynamicAddress,
+    ) -> Result<Result<BTreeMap<String, Option<SecretValue>>, Value>, String> {
+        use crate::oauth::refresh::{fresh_token, RefreshError};
+        let partition = crate::owner::Partition::of(self.principal, address.owner)
+            .map_err(|_| "credentials: no subject for a user connection".to_string())?;
+        let failure = |code: &str, message: String| {
+            serde_json::json!({"ok": false, "error": {
+                "code": code,
+                "message": message,
+                "details": {
+                    "integration": address.integration,
+                    "owner": address.owner,
+                    "connection": address.connection,
+                    "recovery": {
+                        "startOAuthTool": "executor.coreTools.oauth.start",
+                        "listConnectionsTool": "executor.coreTools.connections.list",
+                        "oauthInstructions": "Call startOAuthTool for this connection (same owner, integration, name and template) and give the user the returned authorizationUrl; retry the tool once they have signed in.",
+                    },
+                },
+            }})
+        };
+        match fresh_token(
+            self.services,
+            &partition,
+            &address.integration,
+            &address.connection,
+        )
+        .await
+        {
+            Ok(token) => Ok(Ok(BTreeMap::from([(
+                crate::connections::name::DEFAULT_VARIABLE.to_string(),
+                token,
+            )]))),
+            Err(RefreshError::ReauthRequired { reason }) => Ok(Err(failure(
+                "oauth_reauth_required",
+                format!(
+                    "Connection \"{}\" for \"{}\" must be signed in again: {reason}.",
+                    address.connection, address.integration
+                ),
+            ))),
+            Err(RefreshError::Failed { reason }) => Ok(Err(failure(
+                "oauth_refresh_failed",
+                format!(
+                    "The OAuth token of connection \"{}\" for \"{}\" could not be refreshed: {reason}",
+                    address.connection, address.integration
+                ),
+            ))),
+            Err(RefreshError::Internal(cause)) => Err(format!("oauth refresh: {cause}")),
+        }
     }
 
     /// A GraphQL tool call (§8.2): binding and config from the row, then the GraphQL invoker.
@@ -560,7 +626,10 @@ impl<'a> CatalogHost<'a> {
         };
         let config = graphql::store::GraphqlConfig::parse(row.config.as_deref().unwrap_or("{}"))
             .map_err(|e| format!("stored integration config: {e}"))?;
-        let credentials = self.credentials(address, &row).await?;
+        let credentials = match self.credentials(address, &row).await? {
+            Ok(credentials) => credentials,
+            Err(result) => return Ok(InvokeOutcome::Result(result)),
+        };
         let auth = config.auth(&row.template);
         if auth.is_none() && credentials.values().any(Option::is_some) {
             return Err(format!(
@@ -605,7 +674,12 @@ impl<'a> CatalogHost<'a> {
             .ok_or("stored MCP binding has no tool name")?;
         let config: Value = serde_json::from_str(row.config.as_deref().unwrap_or("{}"))
             .map_err(|e| format!("stored integration config: {e}"))?;
-        let credentials = self.credentials(address, &row).await?;
+        // OAuth tokens are refreshed here like for the other invokers; a dead grant answers
+        // `oauth_reauth_required` before any upstream call.
+        let credentials = match self.credentials(address, &row).await? {
+            Ok(credentials) => credentials,
+            Err(result) => return Ok(InvokeOutcome::Result(result)),
+        };
         let partition = crate::owner::Partition::of(self.principal, address.owner)
             .map_err(|_| "the caller owns no user connections".to_owned())?;
         let slot = mcp_remote::store::SessionSlot {

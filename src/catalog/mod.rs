@@ -4,7 +4,8 @@
 //!
 //! - [`address`]: tool addresses and sandbox call paths;
 //! - [`builtin`]: the built-in static tools (metadata);
-//! - `core_tools`: running them — schemas, argument checks, the services they call;
+//! - `core_tools`: running them — schemas, argument checks, the services they call
+//!   (`oauth_tools`: the `coreTools.oauth.*` ones);
 //! - `store`: every catalog read, one statement each (the D1 storage layout is described there);
 //! - `listing`: the two HTTP views;
 //! - `host`: [`CatalogHost`]; `cache`: search indexes kept between runs of an isolate;
@@ -20,6 +21,7 @@ mod concurrent;
 mod core_tools;
 mod host;
 mod listing;
+mod oauth_tools;
 mod seams;
 mod store;
 

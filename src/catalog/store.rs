@@ -256,6 +256,12 @@ pub struct CallRow {
     /// this tool.
     pub binding: Option<String>,
     pub defs: Map<String, Value>,
+    /// The connection's OAuth client (`None`: not an OAuth connection).
+    pub oauth_client: Option<String>,
+    /// Epoch ms when the connection's access token expires.
+    pub expires_at: Option<i64>,
+    /// The authorization server rejected the refresh token; the user must sign in again.
+    pub oauth_reauth_required: bool,
 }
 
 #[derive(Deserialize)]
@@ -269,10 +275,14 @@ struct RawCallRow {
     config: Option<String>,
     binding: Option<String>,
     defs: Option<String>,
+    oauth_client: Option<String>,
+    expires_at: Option<i64>,
+    oauth_reauth_required: Option<i64>,
 }
 
 const CALL_SQL: &str = concat!(
     "SELECT t.plugin_id, t.input_schema, t.annotations, c.template, c.provider, i.config, \
+       c.oauth_client, c.expires_at, c.oauth_reauth_required, \
        json_extract(op.data, '$.binding') AS binding, ",
     crate::providers::encrypted::sealed_items_of_connection!(),
     " AS sealed, ",
@@ -311,5 +321,8 @@ pub async fn tool_call(
         sealed: row.sealed,
         config: row.config,
         binding: row.binding,
+        oauth_client: row.oauth_client,
+        expires_at: row.expires_at,
+        oauth_reauth_required: row.oauth_reauth_required.unwrap_or(0) != 0,
     }))
 }

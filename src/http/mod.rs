@@ -9,6 +9,7 @@ pub mod error;
 mod google;
 mod graphql;
 mod mcp_sources;
+mod oauth;
 mod openapi;
 mod policies;
 pub mod router;

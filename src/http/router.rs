@@ -144,6 +144,9 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
     if let Some(answer) = super::mcp_sources::route(app, request, &segs).await {
         return answer;
     }
+    if let Some(answer) = super::oauth::route(app, request, &segs).await {
+        return answer;
+    }
     if let Some(answer) = super::tools::route(app, request, &segs).await {
         return answer;
     }

@@ -51,9 +51,7 @@ pub fn seal_statement(
     value: &SecretValue,
     now_ms: i64,
 ) -> Result<Statement, CryptoError> {
-    let sealed = keyring.secret_box()?.seal(value.expose())?;
-    // The row's `data` is JSON: the ciphertext string, quoted.
-    let data = serde_json::Value::String(sealed).to_string();
+    let data = sealed_data(keyring, value)?;
     Ok(Statement::new(
         UPSERT_SQL,
         vec![
@@ -66,6 +64,13 @@ pub fn seal_statement(
             SqlValue::Integer(now_ms),
         ],
     ))
+}
+
+/// The `data` of a row holding `value`: the sealed `v1.…` string as JSON (quoted). For callers
+/// that write the row with their own (conditional) statement.
+pub fn sealed_data(keyring: &dyn Keyring, value: &SecretValue) -> Result<String, CryptoError> {
+    let sealed = keyring.secret_box()?.seal(value.expose())?;
+    Ok(serde_json::Value::String(sealed).to_string())
 }
 
 const RESOLVE_SQL: &str = "SELECT data FROM plugin_storage \

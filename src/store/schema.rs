@@ -16,10 +16,11 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0003_executions.sql"),
     ),
     ("0004_audit.sql", include_str!("migrations/0004_audit.sql")),
+    ("0005_oauth.sql", include_str!("migrations/0005_oauth.sql")),
 ];
 
 /// The schema version this build expects (the last migration sets it).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// What the schema check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,5 +19,6 @@ mod mcp;
 mod mcp_2026;
 mod mcp_sources;
 mod native;
+mod oauth;
 mod soak;
 mod support;

@@ -6,4 +6,5 @@
 pub mod discovery;
 pub mod graphql;
 pub mod jwt;
+pub mod oauth_server;
 pub mod upstream;

@@ -271,7 +271,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::i
 }
 
 /// One request from the connection; `None` at a clean end of stream.
-async fn read_request<R>(reader: &mut BufReader<R>) -> std::io::Result<Option<Recorded>>
+pub(crate) async fn read_request<R>(reader: &mut BufReader<R>) -> std::io::Result<Option<Recorded>>
 where
     R: tokio::io::AsyncRead + Unpin,
 {
