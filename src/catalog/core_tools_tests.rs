@@ -849,11 +849,11 @@ async fn describe_and_schema_show_previews() {
     // Listed-only tools keep their metadata.
     let listed = run(
         &world,
-        "return await tools.describe.tool({ path: 'executor.mcp.probeEndpoint' });",
+        "return await tools.describe.tool({ path: 'executor.graphql.addIntegration' });",
     )
     .await;
     assert!(listed.get("inputTypeScript").is_none());
-    assert_eq!(listed["name"], "mcp.probeEndpoint");
+    assert_eq!(listed["name"], "graphql.addIntegration");
     let oauth = run(
         &world,
         "return await tools.describe.tool({ path: 'executor.coreTools.oauth.start' });",
