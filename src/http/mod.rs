@@ -7,6 +7,7 @@ mod audit;
 mod connections;
 pub mod error;
 mod graphql;
+pub mod limits;
 mod openapi;
 mod policies;
 pub mod router;
