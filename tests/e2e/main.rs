@@ -13,6 +13,7 @@ mod catalog_big;
 mod console;
 mod executions;
 mod graphql;
+mod limits;
 mod malformed;
 mod mcp;
 mod mcp_2026;
