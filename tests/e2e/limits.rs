@@ -2,7 +2,8 @@
 //! over the cap are a typed 413 whether declared by `Content-Length` or streamed chunked, and
 //! write nothing; an execution's tool calls past `EXECUTE_MAX_TOOL_CALLS` get a typed ToolResult;
 //! the wall-clock deadline ends an endless loop; a caller's second execution while one is
-//! waiting on a tool is refused (`EXECUTE_MAX_CONCURRENT=1`); and `/api` writes from another
+//! waiting on a tool is refused (`EXECUTE_MAX_CONCURRENT=1`) and the deadline ends the waiting
+//! run even though its tool call never answers; and `/api` writes from another
 //! origin, or with a non-JSON body, are refused while same-origin ones work.
 
 use std::time::{Duration, Instant};
@@ -278,8 +279,9 @@ async fn limits_are_enforced_with_typed_errors() {
     let body = second.json();
     assert_eq!(body["_tag"], "ExecutionLimitError");
     assert_eq!(body["limit"], 1);
-    let _ = release_tx.send(());
-    let first = tokio::time::timeout(Duration::from_secs(90), first)
+    // The deadline holds while the tool call hangs: the first run ends at EXECUTE_TIMEOUT_MS,
+    // not when the fetch gives up, and gives its slot back.
+    let first = tokio::time::timeout(Duration::from_secs(30), first)
         .await
         .unwrap_or_else(|_| panic!("the first execution hung; log: {}", tail(&worker.logs())))
         .expect("the first execution");
@@ -289,6 +291,16 @@ async fn limits_are_enforced_with_typed_errors() {
         first.status
     );
     assert_eq!(first.status, 200, "{}", first.text());
+    let body = first.json();
+    assert_eq!(body["isError"], true, "{body}");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("timed out after {TIMEOUT_MS} ms")),
+        "{body}"
+    );
+    let _ = release_tx.send(());
     holder.abort();
     // The slot was given back.
     let third = execute(&base, "return 1").await;
