@@ -85,6 +85,11 @@ pub struct Config {
     /// How long the browser-mode MCP `resume` waits for a decision made on the console
     /// (`MCP_BROWSER_APPROVAL_WAIT_SECONDS`, default 10 minutes).
     pub browser_approval_wait_ms: u64,
+    /// Tool calls one execution may make (`EXECUTE_MAX_TOOL_CALLS`).
+    pub execute_max_tool_calls: u32,
+    /// Executions (runs and resumes) one principal may have running at once in one isolate
+    /// (`EXECUTE_MAX_CONCURRENT`).
+    pub execute_max_concurrent: u32,
 }
 
 /// Every configuration problem found, each naming the variable.
@@ -121,6 +126,11 @@ pub const AUDIT_MAX_ROWS_RANGE: (u64, u64) = (100, 10_000_000);
 pub const DEFAULT_BROWSER_APPROVAL_WAIT_SECONDS: u64 = 10 * 60;
 /// Bounds of `MCP_BROWSER_APPROVAL_WAIT_SECONDS`: one second (tests) to fifteen minutes.
 pub const BROWSER_APPROVAL_WAIT_SECONDS_RANGE: (u64, u64) = (1, 15 * 60);
+/// Bounds of `EXECUTE_MAX_TOOL_CALLS` (default [`crate::sandbox::DEFAULT_MAX_TOOL_CALLS`]).
+pub const EXECUTE_MAX_TOOL_CALLS_RANGE: (u64, u64) = (1, 100_000);
+pub const DEFAULT_EXECUTE_MAX_CONCURRENT: u32 = 8;
+/// Bounds of `EXECUTE_MAX_CONCURRENT`.
+pub const EXECUTE_MAX_CONCURRENT_RANGE: (u64, u64) = (1, 1_000);
 const MIN_SECRET_KEY_CHARS: usize = 16;
 
 /// Org slugs that would collide with console or API paths.
@@ -410,6 +420,29 @@ impl Config {
             },
         } * 1000;
 
+        let mut count = |name: &str, (min, max): (u64, u64), default: u32| match var(name) {
+            None => default,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n as u32,
+                _ => {
+                    problems.push(format!(
+                        "{name} must be a whole number between {min} and {max}"
+                    ));
+                    default
+                }
+            },
+        };
+        let execute_max_tool_calls = count(
+            "EXECUTE_MAX_TOOL_CALLS",
+            EXECUTE_MAX_TOOL_CALLS_RANGE,
+            crate::sandbox::DEFAULT_MAX_TOOL_CALLS,
+        );
+        let execute_max_concurrent = count(
+            "EXECUTE_MAX_CONCURRENT",
+            EXECUTE_MAX_CONCURRENT_RANGE,
+            DEFAULT_EXECUTE_MAX_CONCURRENT,
+        );
+
         let public_site_url =
             var("VITE_PUBLIC_SITE_URL").map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &public_site_url {
@@ -445,6 +478,8 @@ impl Config {
             audit_max_rows,
             public_site_url,
             browser_approval_wait_ms,
+            execute_max_tool_calls,
+            execute_max_concurrent,
         })
     }
 
@@ -500,6 +535,31 @@ mod tests {
             !e.to_string().contains("short\""),
             "the value itself is never echoed"
         );
+    }
+
+    #[test]
+    fn execution_limits_have_defaults_and_bounds() {
+        let dev = ("ENABLE_DEV_AUTH", "true");
+        let c = parse(&[KEY, dev]).expect("valid");
+        assert_eq!(c.execute_max_tool_calls, 1_000);
+        assert_eq!(c.execute_max_concurrent, DEFAULT_EXECUTE_MAX_CONCURRENT);
+        let c = parse(&[
+            KEY,
+            dev,
+            ("EXECUTE_MAX_TOOL_CALLS", "3"),
+            ("EXECUTE_MAX_CONCURRENT", "1"),
+        ])
+        .expect("valid");
+        assert_eq!((c.execute_max_tool_calls, c.execute_max_concurrent), (3, 1));
+        for (name, bad) in [
+            ("EXECUTE_MAX_TOOL_CALLS", "0"),
+            ("EXECUTE_MAX_TOOL_CALLS", "100001"),
+            ("EXECUTE_MAX_CONCURRENT", "0"),
+            ("EXECUTE_MAX_CONCURRENT", "many"),
+        ] {
+            let e = parse(&[KEY, dev, (name, bad)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     #[test]

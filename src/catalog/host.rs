@@ -725,6 +725,12 @@ impl ToolHost for CatalogHost<'_> {
             _ => self.call_tool(path, args, Gate::Ask).await,
         }
     }
+
+    /// The sandbox races this against pending calls, so the execution deadline also ends a run
+    /// whose tool call hangs (otherwise only the call's own timeout would, up to 60 s later).
+    async fn sleep(&self, ms: f64) {
+        self.services.timer.sleep(ms.max(0.0).ceil() as u64).await;
+    }
 }
 
 /// Whether a call that needs approval may run.

@@ -114,8 +114,14 @@ async fn ensure_schema(sql: &storage::D1Sql) -> Result<(), String> {
     Ok(())
 }
 
-/// Converts a platform request into the crate's request value.
-pub(crate) async fn read_request(mut req: worker::Request) -> worker::Result<http::Request> {
+/// Converts a platform request into the crate's request value. A body over the route's cap
+/// (`http::limits`) is refused by its `Content-Length` before anything is read, or as soon as
+/// the bytes read pass the cap (chunked uploads): then the answer is the typed 413.
+pub(crate) async fn read_request(
+    mut req: worker::Request,
+    now_ms: f64,
+) -> worker::Result<Result<http::Request, http::Response>> {
+    use futures_util::StreamExt;
     let url = req.url()?.to_string();
     let mut request = http::Request::new(req.method().as_ref(), &url);
     request.headers = req
@@ -123,11 +129,28 @@ pub(crate) async fn read_request(mut req: worker::Request) -> worker::Result<htt
         .entries()
         .map(|(name, value)| (name.to_ascii_lowercase(), value))
         .collect();
-    request.body = match req.method() {
-        Method::Get | Method::Head => Vec::new(),
-        _ => req.bytes().await?,
+    if matches!(req.method(), Method::Get | Method::Head) {
+        return Ok(Ok(request));
+    }
+    let limit = http::limits::body_limit(&request.method, &request.path);
+    let too_large = |request: &http::Request| http::limits::too_large(&request.path, limit, now_ms);
+    if http::limits::declared_too_large(&request, limit) {
+        return Ok(Err(too_large(&request)));
+    }
+    // No body at all (`stream` refuses then) reads as empty.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Ok(request));
     };
-    Ok(request)
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(Err(too_large(&request)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    request.body = body;
+    Ok(Ok(request))
 }
 
 pub(crate) fn write_response(response: http::Response) -> worker::Result<worker::Response> {
@@ -269,7 +292,10 @@ impl Platform {
         req: worker::Request,
         env: &Env,
     ) -> worker::Result<Result<Platform, worker::Response>> {
-        let request = read_request(req).await?;
+        let request = match read_request(req, WorkerClock.now_ms()).await? {
+            Ok(request) => request,
+            Err(answer) => return Ok(Err(write_response(answer)?)),
+        };
         let config = match config(env) {
             Ok(c) => c,
             Err(e) => {

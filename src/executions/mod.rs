@@ -72,6 +72,12 @@ pub enum ExecuteError {
     /// Another request is resuming this execution right now.
     #[error("this execution is being resumed by another request")]
     InProgress,
+    /// The caller already has [`Config::execute_max_concurrent`](crate::config::Config)
+    /// executions running in this isolate (see [`running`]).
+    #[error(
+        "too many executions running at once: at most {limit} per caller; wait for one to finish"
+    )]
+    TooManyRunning { limit: u32 },
     /// Storage failed (logged by the surface, never shown).
     #[error("execution storage: {0}")]
     Store(#[from] StoreError),
@@ -126,7 +132,57 @@ fn limits(services: Services<'_>) -> Limits {
     Limits {
         timeout_ms: services.config.execute_timeout_ms,
         memory_bytes: services.config.execute_memory_bytes,
+        max_tool_calls: services.config.execute_max_tool_calls,
         ..Limits::default()
+    }
+}
+
+pub mod running {
+    //! How many executions (runs and resumes that replay code) each principal has in flight in
+    //! this isolate. Counted per isolate, not globally: a Worker isolate serves many requests
+    //! at once (each run that waits on a tool call lets others in), so this bounds what one
+    //! caller can hold of one isolate's memory and time; across isolates the platform spreads
+    //! load, and a global count would cost a D1 write before and after every run.
+
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::ExecuteError;
+    use crate::auth::Principal;
+
+    thread_local! {
+        static RUNNING: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+    }
+
+    /// A held slot; dropping it (the run ended, or its future was dropped) frees it.
+    pub struct Slot(String);
+
+    /// Takes a slot for `principal`, or says how many may run.
+    pub fn acquire(principal: &Principal, limit: u32) -> Result<Slot, ExecuteError> {
+        let key = format!("{}\u{0}{}", principal.tenant(), principal.subject());
+        RUNNING.with(|running| {
+            let mut running = running.borrow_mut();
+            let count = running.entry(key.clone()).or_insert(0);
+            if *count >= limit {
+                return Err(ExecuteError::TooManyRunning { limit });
+            }
+            *count += 1;
+            Ok(Slot(key))
+        })
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            RUNNING.with(|running| {
+                let mut running = running.borrow_mut();
+                if let Some(count) = running.get_mut(&self.0) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        running.remove(&self.0);
+                    }
+                }
+            });
+        }
     }
 }
 
@@ -182,6 +238,7 @@ pub async fn execute_in_session(
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
+    let _slot = running::acquire(principal, services.config.execute_max_concurrent)?;
     // The caller's catalog: search, describe and tool calls, loaded lazily per run.
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
     let run = sandbox::run(code, &limits(services), &host, services.clock).await;
@@ -390,6 +447,8 @@ pub async fn resume(
         // Paused, or a resume whose lease ran out (its isolate went away): take it.
         Status::Paused | Status::Running => {}
     }
+    // Before the claim, so a refused resume leaves the row as it was.
+    let _slot = running::acquire(principal, services.config.execute_max_concurrent)?;
     let claim = crate::ids::hex(&crate::ids::random_bytes::<16>());
     let claimed = store::claim(
         services.sql,

@@ -535,3 +535,84 @@ async fn built_in_tools_pause_too_and_run_once_approved() {
     let listed = world.call("GET", "/api/policies", None).await;
     assert_eq!(blocks(listed.json_body().unwrap()), 1);
 }
+
+#[tokio::test]
+async fn concurrent_executions_per_caller_are_capped() {
+    let mut world = world().await;
+    world.config.execute_max_concurrent = 2;
+    let mut principal = crate::auth::dev_principal(&world.config);
+    principal.account_id = "dev".into();
+    // Two runs of `dev` in flight (held as a run waiting on a tool would hold them).
+    let first = super::running::acquire(&principal, 2).unwrap();
+    let second = super::running::acquire(&principal, 2).unwrap();
+
+    let (status, body) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["_tag"], "ExecutionLimitError");
+    assert_eq!(body["limit"], 2);
+    assert!(body["message"].as_str().unwrap().contains("at most 2"));
+
+    // The same answer on /mcp, as a tool error the model can read (not an internal error).
+    let dispatch = crate::mcp::server::Dispatch {
+        services: world.services(),
+        principal: &principal,
+        web_origin: None,
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
+    };
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": { "name": "execute", "arguments": { "code": "return 1" } } });
+    let crate::mcp::server::Answer::Reply(reply) = dispatch.answer(&call).await else {
+        panic!("no reply")
+    };
+    assert_eq!(reply["result"]["isError"], true);
+    assert_eq!(
+        reply["result"]["structuredContent"]["code"],
+        "execution_limit"
+    );
+
+    // Another caller is not affected.
+    let (status, _) = post(
+        &world,
+        "someone-else",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // A paused execution's resume waits for a slot too, and the refused resume leaves the
+    // row as it was: once a slot is free, the same resume goes through.
+    drop(second);
+    let (status, paused) = post(&world, "dev", "/api/executions", json!({ "code": GET_PET })).await;
+    assert_eq!(
+        (status, paused["status"].as_str()),
+        (200, Some("paused")),
+        "{paused}"
+    );
+    let id = paused["structured"]["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = super::running::acquire(&principal, 2).unwrap();
+    let resume = format!("/api/executions/{id}/resume");
+    let (status, body) = post(&world, "dev", &resume, json!({ "action": "accept" })).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(upstream(&world).is_empty());
+    drop((first, again));
+    let (status, body) = post(&world, "dev", &resume, json!({ "action": "accept" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["structured"]["status"], "completed", "{body}");
+    assert_eq!(upstream(&world), vec!["GET /pets/1"]);
+    // Every slot was given back.
+    let slots: Vec<_> = (0..2)
+        .map(|_| super::running::acquire(&principal, 2).unwrap())
+        .collect();
+    drop(slots);
+}

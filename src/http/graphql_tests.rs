@@ -164,10 +164,25 @@ async fn bad_input_is_a_typed_400() {
         (400, json!("GraphqlIntrospectionError"))
     );
     body["introspectionJson"] = json!(r#"{"__schema": {"types": []}}"#);
-    let (status, answer) = post(&world, "/api/graphql/integrations", body).await;
+    let (status, answer) = post(&world, "/api/graphql/integrations", body.clone()).await;
     assert_eq!(
         (status, answer["_tag"].clone()),
         (400, json!("GraphqlExtractionError"))
+    );
+    // Larger than a fetched introspection result may be: refused before parsing, limit named.
+    let limit = crate::plugins::graphql::store::MAX_INTROSPECTION_BYTES;
+    body["introspectionJson"] = json!(format!("{{\"data\":\"{}\"}}", "x".repeat(limit)));
+    let (status, answer) = post(&world, "/api/graphql/integrations", body).await;
+    assert_eq!(
+        (status, answer["_tag"].clone()),
+        (400, json!("GraphqlIntrospectionError"))
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("16 MiB"),
+        "{answer}"
     );
     let (status, _) = post(
         &world,

@@ -8,6 +8,7 @@ mod connections;
 pub mod error;
 mod google;
 mod graphql;
+pub mod limits;
 mod mcp_sources;
 mod oauth;
 mod openapi;

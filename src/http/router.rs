@@ -14,6 +14,9 @@ use crate::logging;
 
 /// Entry point for every request the Worker sees.
 pub async fn handle(app: &App<'_>, request: Request) -> Response {
+    if let Some(answer) = super::limits::check_body(&request, app.services.clock.now_ms()) {
+        return answer;
+    }
     if request.path == "/mcp" {
         return crate::mcp::envelope::handle(app, request).await;
     }
@@ -117,6 +120,11 @@ pub(super) fn execution_error(error: ExecuteError, id: &str) -> ApiError {
                             moment to get its outcome.",
             }),
         ),
+        ExecuteError::TooManyRunning { limit } => ApiError::tagged(
+            429,
+            "ExecutionLimitError",
+            json!({ "limit": limit, "message": error.to_string() }),
+        ),
         ExecuteError::Store(e) => ApiError::internal(e),
     }
 }
@@ -128,6 +136,7 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
     let Some(segments) = segments(&request.path) else {
         return Err(ApiError::RouteNotFound);
     };
+    super::limits::check_cross_site(request, app.services.config.public_site_url.as_deref())?;
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     if let Some(answer) = super::connections::route(app, request, &segs).await {
         return answer;

@@ -238,12 +238,21 @@ impl HttpClient for ScriptedHttp {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, FetchError> {
         self.requests.borrow_mut().push(request.clone());
         let handlers = self.handlers.borrow();
-        handlers
-            .iter()
-            .find_map(|h| h(&request))
-            .ok_or_else(|| FetchError::Network {
+        let response =
+            handlers
+                .iter()
+                .find_map(|h| h(&request))
+                .ok_or_else(|| FetchError::Network {
+                    url: request.url.clone(),
+                    message: "no scripted answer".into(),
+                })?;
+        // The body cap, as the edge client applies it.
+        if response.body.len() > request.max_body_bytes {
+            return Err(FetchError::TooLarge {
                 url: request.url.clone(),
-                message: "no scripted answer".into(),
-            })
+                limit: request.max_body_bytes,
+            });
+        }
+        Ok(response)
     }
 }

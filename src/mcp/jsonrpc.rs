@@ -52,6 +52,10 @@ pub enum McpFailure {
     ParseError,
     InvalidRequest(String),
     UnsupportedProtocolVersion(String),
+    /// The request body is over the `/mcp` cap (`crate::http::limits`); the message names it.
+    PayloadTooLarge {
+        message: String,
+    },
     /// Platform failure (cause logged by the caller); no detail leaves the server.
     Internal,
 }
@@ -106,6 +110,11 @@ impl McpFailure {
                 400,
                 SERVER_ERROR,
                 &format!("Bad Request: Unsupported protocol version: {v}"),
+            ),
+            McpFailure::PayloadTooLarge { message } => error_response(
+                413,
+                INVALID_REQUEST,
+                &format!("Payload Too Large: {message}"),
             ),
             McpFailure::Internal => error_response(500, INTERNAL_ERROR, "Internal server error"),
         }

@@ -327,7 +327,21 @@ pub(super) fn call_result(envelope: &Envelope) -> Value {
 }
 
 /// A failure of ours (storage): an opaque id for the model, the cause in the log (§6.6).
+/// The concurrency limit is the caller's to fix (wait and retry): said plainly, not logged.
 pub(super) fn internal_result(tool: &str, cause: &ExecuteError) -> Value {
+    if let ExecuteError::TooManyRunning { limit } = cause {
+        let error = cause.to_string();
+        return json!({
+            "content": [{ "type": "text", "text": format!("Error: {error}") }],
+            "structuredContent": {
+                "status": "error",
+                "error": error,
+                "code": "execution_limit",
+                "limit": limit,
+            },
+            "isError": true,
+        });
+    }
     let id = crate::ids::hex(&crate::ids::random_bytes::<4>());
     logging::error(&format!("mcp: {tool} failed [{id}]: {cause}"));
     let error = format!("Internal tool error [{id}]");

@@ -33,7 +33,11 @@
 //! `global_fetch_strictly_public` compatibility flag stops `fetch` from short-cutting to the origin
 //! behind a hostname on the Worker's own zone. So hostnames are not resolved here; the
 //! resolution-related [`BlockReason`]s exist for a future resolver (classify its answers with
-//! [`is_blocked_ip`]).
+//! [`is_blocked_ip`]). What can be judged without DNS is judged: names under the private-use
+//! TLDs (`internal`, `local`, `localdomain`, `home.arpa`, `localhost`), public names that always
+//! answer loopback (`localtest.me`, `lvh.me`, …) and names of wildcard-DNS services that answer
+//! the address written in the name (`10.0.0.1.nip.io`, `app-7f000001.nip.io`, `--1.sslip.io`),
+//! judged by that address. Any other name that happens to resolve privately still passes.
 //!
 //! # Redirects
 //!
@@ -223,6 +227,63 @@ fn check_parsed(url: Url, allow_local_network: bool) -> Result<Url, Blocked> {
     }
 }
 
+/// Names (and their subdomains) that only ever resolve on a private network: `localhost`, the
+/// private-use TLDs `internal` (ICANN, 2024), `home.arpa` (RFC 8375), mDNS `local`, and
+/// `localdomain`.
+const PRIVATE_SUFFIXES: &[&str] = &["localhost", "internal", "local", "localdomain", "home.arpa"];
+
+/// Public names whose DNS answers 127.0.0.1 for the name and every subdomain.
+const LOOPBACK_NAMES: &[&str] = &["localtest.me", "lvh.me", "vcap.me", "lacolhost.com"];
+
+/// Public wildcard-DNS services that answer the address written in the name
+/// (`10.0.0.1.nip.io`, `app-10-0-0-1.sslip.io`, `app-0a000001.nip.io`, `--1.sslip.io`).
+const ADDRESS_ECHO_DOMAINS: &[&str] = &["nip.io", "sslip.io", "xip.io", "traefik.me"];
+
+/// `name` is `suffix` or a subdomain of it; returns the part before `.suffix` (empty for
+/// `suffix` itself).
+fn under<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
+    let rest = name.strip_suffix(suffix)?;
+    if rest.is_empty() {
+        Some(rest)
+    } else {
+        rest.strip_suffix('.')
+    }
+}
+
+/// The address an address-echo name resolves to, read the way those services read it: the
+/// last four dotted labels, or the last label's dash-separated tail (dotted quad, 8 hex digits,
+/// or IPv6 with `-` for `:`).
+fn echoed_address(name: &str) -> Option<IpAddr> {
+    let prefix = ADDRESS_ECHO_DOMAINS
+        .iter()
+        .find_map(|domain| under(name, domain))?;
+    let labels: Vec<&str> = prefix.split('.').collect();
+    if labels.len() >= 4 {
+        let quad = labels[labels.len() - 4..].join(".");
+        if let Ok(ip) = quad.parse::<Ipv4Addr>() {
+            return Some(IpAddr::V4(ip));
+        }
+    }
+    let last = labels.last().copied().unwrap_or_default();
+    let dashes: Vec<&str> = last.split('-').collect();
+    if dashes.len() >= 4 {
+        let quad = dashes[dashes.len() - 4..].join(".");
+        if let Ok(ip) = quad.parse::<Ipv4Addr>() {
+            return Some(IpAddr::V4(ip));
+        }
+    }
+    let tail = dashes.last().copied().unwrap_or_default();
+    if tail.len() == 8 {
+        if let Ok(n) = u32::from_str_radix(tail, 16) {
+            return Some(IpAddr::V4(Ipv4Addr::from(n)));
+        }
+    }
+    last.replace('-', ":")
+        .parse::<Ipv6Addr>()
+        .ok()
+        .map(IpAddr::V6)
+}
+
 fn classify_domain(name: &str, allow_local_network: bool) -> Option<BlockReason> {
     // The parser has lowercased and IDNA-mapped the name; drop the root dot(s) so that
     // `metadata.` and `localhost.` are judged as the names they resolve as.
@@ -230,7 +291,17 @@ fn classify_domain(name: &str, allow_local_network: bool) -> Option<BlockReason>
     if METADATA_HOSTNAMES.contains(&name) {
         return Some(BlockReason::MetadataAddress);
     }
-    if !allow_local_network && (name == "localhost" || name.ends_with(".localhost")) {
+    // We cannot resolve names (module docs), but some names are addresses in disguise.
+    match echoed_address(name) {
+        Some(IpAddr::V4(ip)) => return classify_ipv4(ip, allow_local_network),
+        Some(IpAddr::V6(ip)) => return classify_ipv6(ip, allow_local_network),
+        None => {}
+    }
+    let private = PRIVATE_SUFFIXES
+        .iter()
+        .chain(LOOPBACK_NAMES)
+        .any(|suffix| under(name, suffix).is_some());
+    if !allow_local_network && private {
         return Some(BlockReason::LocalNetwork);
     }
     None
@@ -376,7 +447,7 @@ pub(crate) mod tests {
         ("https://localhost.example.com/", None, None),
         ("https://metadata.example.com/", None, None),
         ("https://beef.cafe/", None, None),
-        ("https://127.0.0.1.nip.io/", None, None), // DNS-only trick: left to the platform
+        ("https://127.0.0.1.nip.io/", Some(LocalNetwork), None), // an address in disguise
         // Invalid.
         ("", Some(InvalidUrl), Some(InvalidUrl)),
         ("not a url", Some(InvalidUrl), Some(InvalidUrl)),
@@ -605,6 +676,48 @@ pub(crate) mod tests {
         ("http://[2002:7f00:1::]/", Some(LocalNetwork), None),
         ("http://[2002:c0a8:101::1]/", Some(LocalNetwork), None),
         ("http://[2002:808:808::]/", None, None),
+        // DNS names that are private addresses in disguise: private-use TLDs, public names that
+        // always answer 127.0.0.1, and wildcard services that answer the address in the name.
+        (
+            "http://metadata.google.internal./",
+            Some(MetadataAddress),
+            Some(MetadataAddress),
+        ),
+        ("http://db.internal/", Some(LocalNetwork), None),
+        ("http://ip-10-0-0-1.ec2.internal/", Some(LocalNetwork), None),
+        ("http://printer.local/", Some(LocalNetwork), None),
+        ("http://router.home.arpa/", Some(LocalNetwork), None),
+        ("http://localhost.localdomain/", Some(LocalNetwork), None),
+        ("http://localtest.me/", Some(LocalNetwork), None),
+        ("http://api.lvh.me:8080/", Some(LocalNetwork), None),
+        ("http://vcap.me/", Some(LocalNetwork), None),
+        ("http://127.0.0.1.nip.io/", Some(LocalNetwork), None),
+        ("http://app.10.0.0.1.nip.io/", Some(LocalNetwork), None),
+        ("http://app-192-168-1-1.nip.io/", Some(LocalNetwork), None),
+        ("http://app-7f000001.nip.io/", Some(LocalNetwork), None),
+        ("http://127-0-0-1.sslip.io./", Some(LocalNetwork), None),
+        ("http://--1.sslip.io/", Some(LocalNetwork), None),
+        ("http://172.16.0.1.xip.io/", Some(LocalNetwork), None),
+        ("http://10.0.0.1.traefik.me/", Some(LocalNetwork), None),
+        (
+            "http://169.254.169.254.nip.io/",
+            Some(MetadataAddress),
+            Some(MetadataAddress),
+        ),
+        (
+            "http://a9fea9fe.nip.io/",
+            Some(MetadataAddress),
+            Some(MetadataAddress),
+        ),
+        // Public addresses through those services, and lookalikes, are not private.
+        ("http://8.8.8.8.nip.io/", None, None),
+        ("http://app-1-1-1-1.sslip.io/", None, None),
+        ("http://nip.io/", None, None),
+        ("http://internal.example.com/", None, None),
+        ("http://example.internal.com/", None, None),
+        ("http://lvh.me.example.com/", None, None),
+        ("http://mynip.io/", None, None),
+        ("http://127.0.0.1.example.com/", None, None),
     ];
 
     #[test]

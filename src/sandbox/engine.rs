@@ -304,6 +304,7 @@ async fn run_in_fresh_context(
         deadline,
         timed_out: &timed_out,
         bridge,
+        max_tool_calls: limits.max_tool_calls,
     };
     let outcome = driver.run(code, tape).await;
     // Every `Persistent` handle lives inside `driver.run`, so none outlives the runtime.
@@ -385,6 +386,7 @@ struct Driver<'a> {
     deadline: f64,
     timed_out: &'a Cell<bool>,
     bridge: &'a Rc<Bridge>,
+    max_tool_calls: u32,
 }
 
 impl<'a> Driver<'a> {
@@ -429,6 +431,14 @@ impl<'a> Driver<'a> {
                             ),
                         }));
                     }
+                }
+                // Past the per-run cap a call answers a typed ToolResult at once, without reaching
+                // the host or the journal (a replay makes the same calls and gets the same answer).
+                if call.id > self.max_tool_calls {
+                    let limited = super::tool_call_limit_result(&call.path, self.max_tool_calls);
+                    self.settle(&started, call.id, HostReply::Resolve(limited))?;
+                    settled_now = true;
+                    continue;
                 }
                 match call.args {
                     Ok(args) => {

@@ -136,6 +136,13 @@ impl Recorded {
                 return Recorded::Err(format!("{} cannot pause here", request.address))
             }
         };
+        // Every live outcome passes here before the script sees it (and before the journal
+        // keeps it), so this is where an oversized result is turned away.
+        let text = if text.len() > super::MAX_TOOL_RESULT_BYTES {
+            super::tool_result_too_large(text.len())
+        } else {
+            text
+        };
         match RawValue::from_string(text) {
             Ok(raw) => Recorded::Ok(raw),
             Err(e) => Recorded::Err(format!("the tool answered invalid JSON: {e}")),

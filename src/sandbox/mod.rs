@@ -60,6 +60,10 @@ pub struct Limits {
     /// QuickJS can only watch the shadow stack there, and a larger cap lets deep recursion
     /// exhaust V8's native stack first, which traps the whole wasm instance (see `engine.rs`).
     pub max_stack_bytes: usize,
+    /// Tool calls one run may make; later calls resolve to a `tool_call_limit_exceeded`
+    /// ToolResult without reaching the host. Replayed calls count (a resumed run is the same
+    /// execution).
+    pub max_tool_calls: u32,
 }
 
 impl Default for Limits {
@@ -68,8 +72,49 @@ impl Default for Limits {
             timeout_ms: 30_000,
             memory_bytes: 64 * 1024 * 1024,
             max_stack_bytes: 1024 * 1024,
+            max_tool_calls: DEFAULT_MAX_TOOL_CALLS,
         }
     }
+}
+
+/// Default of [`Limits::max_tool_calls`] (`EXECUTE_MAX_TOOL_CALLS`).
+pub const DEFAULT_MAX_TOOL_CALLS: u32 = 1_000;
+
+/// Largest tool result (its JSON text) handed to a script; a larger one becomes a
+/// `tool_result_too_large` ToolResult, so one answer cannot fill the script's heap or the
+/// journal. Upstream responses are already capped at 16 MiB; the QuickJS heap (64 MiB by
+/// default) would not hold the parsed value of much more than this.
+pub const MAX_TOOL_RESULT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The ToolResult a call past [`Limits::max_tool_calls`] resolves to.
+pub(crate) fn tool_call_limit_result(path: &str, limit: u32) -> serde_json::Value {
+    serde_json::json!({
+        "ok": false,
+        "error": {
+            "code": "tool_call_limit_exceeded",
+            "message": format!(
+                "tools.{path} was not called: an execution may make at most {limit} tool calls"
+            ),
+            "details": { "limit": limit },
+        },
+    })
+}
+
+/// The ToolResult that replaces a result over [`MAX_TOOL_RESULT_BYTES`].
+pub(crate) fn tool_result_too_large(bytes: usize) -> String {
+    serde_json::json!({
+        "ok": false,
+        "error": {
+            "code": "tool_result_too_large",
+            "message": format!(
+                "The tool's result ({bytes} bytes of JSON) is larger than the {} MiB a script may \
+                 receive; ask for less (filters, paging, fewer fields).",
+                MAX_TOOL_RESULT_BYTES / (1024 * 1024)
+            ),
+            "details": { "limitBytes": MAX_TOOL_RESULT_BYTES, "bytes": bytes },
+        },
+    })
+    .to_string()
 }
 
 /// What the host answers to one `tools.<path>(args)` call made by the script.

@@ -26,6 +26,10 @@ impl ToolHost for TestHost {
         if path.starts_with("slow.") {
             std::future::pending::<()>().await;
         }
+        if path.starts_with("big.") {
+            let size = args.as_ref().and_then(|a| a["bytes"].as_u64()).unwrap_or(0) as usize;
+            return HostReply::Json(format!("\"{}\"", "x".repeat(size)));
+        }
         // Let the executor run something else first, like a real network call would.
         tokio::task::yield_now().await;
         HostReply::Resolve(json!({ "ok": true, "data": { "path": path, "args": args } }))
@@ -1006,4 +1010,80 @@ async fn oversized_journals_reject_gated_calls_instead_of_pausing() {
         message.as_str().unwrap().contains("cannot pause"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn tool_calls_past_the_limit_answer_a_typed_result_without_reaching_the_host() {
+    let limits = Limits {
+        max_tool_calls: 5,
+        ..Limits::default()
+    };
+    let host = TestHost::default();
+    let code = "const out = []; for (let i = 0; i < 8; i++) out.push(await tools.echo.n({ i })); \
+                return out.map((r) => r.ok ? 'ok' : r.error.code + ':' + r.error.details.limit);";
+    let out = run(code, &limits, &host, &SystemClock).await;
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.result,
+        Some(json!([
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "tool_call_limit_exceeded:5",
+            "tool_call_limit_exceeded:5",
+            "tool_call_limit_exceeded:5"
+        ]))
+    );
+    assert_eq!(host.calls.borrow().len(), 5);
+    // Concurrent calls are counted too.
+    let host = TestHost::default();
+    let code = "const rs = await Promise.all([1,2,3,4,5,6,7].map((i) => tools.echo.n({ i }))); \
+                return rs.filter((r) => !r.ok).length;";
+    let out = run(code, &limits, &host, &SystemClock).await;
+    assert_eq!(out.result, Some(json!(2)));
+    assert_eq!(host.calls.borrow().len(), 5);
+    // The message names the limit.
+    let out = run(
+        "for (let i = 0; i < 5; i++) await tools.echo.n(); return (await tools.echo.n()).error.message;",
+        &limits,
+        &host,
+        &SystemClock,
+    )
+    .await;
+    let message = out.result.unwrap();
+    assert!(
+        message.as_str().unwrap().contains("at most 5 tool calls"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_tool_results_become_a_typed_result() {
+    let host = TestHost::default();
+    let fits = MAX_TOOL_RESULT_BYTES - 2;
+    let code = format!(
+        "const small = await tools.big.x({{ bytes: {fits} }}); \
+         const large = await tools.big.x({{ bytes: {} }}); \
+         return [small.length, large.ok, large.error.code, large.error.details.limitBytes];",
+        fits + 1
+    );
+    let out = run(&code, &Limits::default(), &host, &SystemClock).await;
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.result,
+        Some(json!([
+            fits,
+            false,
+            "tool_result_too_large",
+            MAX_TOOL_RESULT_BYTES
+        ]))
+    );
+    // What the journal keeps is the typed result, not the oversized text.
+    let big = format!("\"{}\"", "x".repeat(MAX_TOOL_RESULT_BYTES));
+    match Recorded::from_reply(HostReply::Json(big)) {
+        Recorded::Ok(raw) => assert!(raw.get().contains("tool_result_too_large")),
+        other => panic!("{other:?}"),
+    }
 }

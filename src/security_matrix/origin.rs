@@ -2,6 +2,7 @@
 //! Origin that is not this deployment's (or the pinned `VITE_PUBLIC_SITE_URL`, or loopback page
 //! → loopback Worker) gets `403` JSON-RPC `-32003` before authentication or any session work,
 //! on every method that does something; requests without Origin and allowed ones go through.
+//! The same origins against `/api` writes (CSRF): refused ones get `403 ForbiddenOriginError`.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -134,6 +135,37 @@ async fn mcp_origin_matrix() {
         (local, Some("null"), false),
     ];
     let mut checked = 0;
+    // The same origins against the `/api` writes (cross-site request forgery): refused origins
+    // get `403 ForbiddenOriginError` before anything runs; reads are never refused.
+    for (worker, origin, allowed) in cases {
+        for (method, path) in [
+            ("POST", "/api/policies"),
+            ("PATCH", "/api/policies/pol_x"),
+            ("DELETE", "/api/policies/pol_x"),
+            ("GET", "/api/policies"),
+        ] {
+            let mut r = Request::new(method, &format!("{worker}{path}"));
+            if method != "GET" && method != "DELETE" {
+                r = r
+                    .with_header("content-type", "application/json")
+                    .with_body(br#"{"owner":"org","pattern":"a.*","action":"block"}"#.to_vec());
+            }
+            if let Some(o) = origin {
+                r = r.with_header("origin", o);
+            }
+            let response = send(&pinned, r).await;
+            let what = format!("{method} {worker}{path} with Origin {origin:?}");
+            if *allowed || method == "GET" {
+                assert_ne!(response.status, 403, "{what}");
+            } else {
+                assert_eq!(response.status, 403, "{what}");
+                let body: Value = serde_json::from_slice(&response.body).unwrap();
+                assert_eq!(body["_tag"], "ForbiddenOriginError", "{what}");
+            }
+            checked += 1;
+        }
+    }
+    let api_checked = checked;
     for (worker, origin, allowed) in cases {
         for method in ["POST", "GET", "DELETE"] {
             let response = send(&pinned, mcp_request(method, worker, *origin)).await;
@@ -161,7 +193,9 @@ async fn mcp_origin_matrix() {
     assert_eq!(preflight.status, 204);
     checked += 1;
     println!(
-        "security matrix: Origin on /mcp: {} origins × 3 methods + 1 preflight = {checked} requests",
-        cases.len()
+        "security matrix: Origin on /mcp: {} origins × 3 methods + 1 preflight = {} requests; \
+         on /api: {api_checked} requests",
+        cases.len(),
+        checked - api_checked
     );
 }

@@ -191,9 +191,11 @@ async fn ssrf_matrix() {
         );
         relative += 1;
     }
-    // Known gap, kept visible: a public DNS name that resolves to a private address is not
-    // caught here (the Worker cannot resolve names; see SECURITY.md).
-    assert!(crate::net::ssrf::check_url("https://127.0.0.1.nip.io/", false).is_ok());
+    // Known gap, kept visible: a name that is not an address in disguise but resolves to a
+    // private address is not caught here (the Worker cannot resolve names; see SECURITY.md).
+    // Names that are (`127.0.0.1.nip.io`, `*.internal`, `lvh.me`, …) are in the table above.
+    assert!(crate::net::ssrf::check_url("https://127.0.0.1.nip.io/", false).is_err());
+    assert!(crate::net::ssrf::check_url("https://rebind.attacker.example/", false).is_ok());
 
     println!(
         "security matrix: SSRF: {} blocked URLs; {direct} direct guarded_fetch, {redirected} \

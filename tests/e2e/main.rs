@@ -14,6 +14,7 @@ mod console;
 mod executions;
 mod google;
 mod graphql;
+mod limits;
 mod malformed;
 mod mcp;
 mod mcp_2026;

@@ -1081,3 +1081,68 @@ async fn github_spec_ingests_in_bounded_statements() {
     assert_eq!(r.status, 200, "{:?}", body(&r));
     assert_eq!(count(&world, "SELECT COUNT(*) AS n FROM tool").await, 1223);
 }
+
+#[tokio::test]
+async fn specs_over_the_size_limit_are_refused_with_the_limit_named() {
+    use crate::plugins::openapi::store::MAX_SPEC_BYTES;
+    let mut world = TestWorld::new();
+    world.config.allow_local_network = true;
+    // Valid JSON that is too large: a petstore with a long description.
+    let padded = |extra: usize| {
+        let mut spec: Value = serde_json::from_str(&petstore_text()).unwrap();
+        spec["info"]["description"] = Value::String("x".repeat(extra));
+        let text = spec.to_string();
+        let over = text.len() - MAX_SPEC_BYTES;
+        spec["info"]["description"] = Value::String("x".repeat(extra - over + 1));
+        spec.to_string()
+    };
+    let big = padded(MAX_SPEC_BYTES);
+    assert_eq!(big.len(), MAX_SPEC_BYTES + 1);
+
+    let inline = world
+        .call(
+            "POST",
+            "/api/openapi/specs",
+            Some(&json!({"slug": "big", "spec": {"kind": "blob", "value": big}})),
+        )
+        .await;
+    assert_eq!(inline.status, 400);
+    let answer = body(&inline);
+    assert_eq!(answer["_tag"], "OpenApiParseError");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 32 MiB"),
+        "{answer}"
+    );
+    let preview = world
+        .call("POST", "/api/openapi/preview", Some(&json!({"spec": big})))
+        .await;
+    assert_eq!(preview.status, 400);
+    assert!(body(&preview)["message"]
+        .as_str()
+        .unwrap()
+        .contains("32 MiB"));
+
+    world
+        .http
+        .serve(PETSTORE_URL, "application/json", big.into_bytes());
+    let fetched = world
+        .call(
+            "POST",
+            "/api/openapi/specs",
+            Some(&json!({"slug": "big", "spec": {"kind": "url", "url": PETSTORE_URL}})),
+        )
+        .await;
+    assert_eq!(fetched.status, 400);
+    let answer = body(&fetched);
+    assert_eq!(answer["_tag"], "OpenApiParseError");
+    assert_eq!(
+        answer["message"],
+        "Failed to fetch OpenAPI document: the document is larger than 32 MiB"
+    );
+    // Nothing was stored.
+    let list = body(&world.call("GET", "/api/integrations", None).await);
+    assert!(!list.to_string().contains("\"big\""), "{list}");
+}

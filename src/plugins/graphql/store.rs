@@ -312,6 +312,16 @@ pub async fn add(
         snapshot_key: None,
     };
     if let Some(text) = request.introspection_json {
+        // The same cap as a fetched introspection result.
+        if text.len() > MAX_INTROSPECTION_BYTES {
+            return Err(GraphqlStoreError::Schema(SchemaError::Introspection(
+                format!(
+                    "The introspection result is larger than {} MiB ({} bytes)",
+                    MAX_INTROSPECTION_BYTES / (1024 * 1024),
+                    text.len()
+                ),
+            )));
+        }
         let schema = parse_introspection(&text).map_err(GraphqlStoreError::Schema)?;
         let derived = derive(&schema);
         drop(schema);

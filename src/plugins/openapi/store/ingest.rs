@@ -93,10 +93,24 @@ pub async fn fetch_spec(services: Services<'_>, url: &str) -> Result<String, Ope
         .map_err(|_| OpenApiError::Parse(format!("{PARSE_PREFIX}: the document is not UTF-8 text")))
 }
 
+/// An inline spec, unless it is larger than a fetched one may be ([`MAX_SPEC_BYTES`]). The
+/// `/api` body caps stop most such documents earlier; this also covers the built-in
+/// `openapi.*` tools, whose arguments come from a script.
+pub fn inline_spec(value: String) -> Result<String, OpenApiError> {
+    if value.len() > MAX_SPEC_BYTES {
+        return Err(OpenApiError::Parse(format!(
+            "The OpenAPI document is larger than {} MiB ({} bytes)",
+            MAX_SPEC_BYTES / (1024 * 1024),
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
 /// The text of a spec input: the inline value, or the fetched URL.
 pub async fn spec_text(services: Services<'_>, spec: SpecInput) -> Result<String, OpenApiError> {
     match spec {
-        SpecInput::Blob { value } => Ok(value),
+        SpecInput::Blob { value } => inline_spec(value),
         SpecInput::Url { url } => fetch_spec(services, url.trim()).await,
     }
 }

@@ -479,7 +479,7 @@ pub async fn preview(
     let text = if looks_like_url(&spec) {
         fetch_spec(services, spec.trim()).await?
     } else {
-        spec
+        ingest::inline_spec(spec)?
     };
     let doc = parse(text)?;
     Ok(preview_document(&doc))

@@ -1,0 +1,316 @@
+//! The limits that protect the Worker, on real workerd (SECURITY.md "Limits"): request bodies
+//! over the cap are a typed 413 whether declared by `Content-Length` or streamed chunked, and
+//! write nothing; an execution's tool calls past `EXECUTE_MAX_TOOL_CALLS` get a typed ToolResult;
+//! the wall-clock deadline ends an endless loop; a caller's second execution while one is
+//! waiting on a tool is refused (`EXECUTE_MAX_CONCURRENT=1`) and the deadline ends the waiting
+//! run even though its tool call never answers; and `/api` writes from another
+//! origin, or with a non-JSON body, are refused while same-origin ones work.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{client, enabled, get, post_json, start, Answer};
+
+const TIMEOUT_MS: u64 = 3000;
+
+/// What the user can see of the stored state.
+async fn snapshot(base: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in ["/api/integrations", "/api/policies", "/api/connections"] {
+        let answer = get(&format!("{base}{path}"), &[]).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+        out.push(answer.json());
+    }
+    out
+}
+
+async fn send(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    let mut req = client().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    Answer::from(req.body(body).send().await.expect("request sent")).await
+}
+
+/// POSTs `total` bytes with `Transfer-Encoding: chunked` (no `Content-Length`) over a raw
+/// connection and returns the status line and body of the answer. The Worker may answer and
+/// close before everything was sent; that is not an error here.
+async fn post_chunked(base: &str, path: &str, total: usize) -> (String, String) {
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\ntransfer-encoding: chunked\r\n\
+         connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if stream.write_all(&frame).await.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+/// The end of a log, for failure messages.
+fn tail(log: &str) -> String {
+    let start = log.len().saturating_sub(3000);
+    log.get(start..).unwrap_or(log).to_owned()
+}
+
+async fn execute(base: &str, code: &str) -> Answer {
+    post_json(&format!("{base}/api/executions"), &json!({ "code": code })).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_enforced_with_typed_errors() {
+    if !enabled("limits_are_enforced_with_typed_errors") {
+        return;
+    }
+    let timeout = TIMEOUT_MS.to_string();
+    let worker = start(
+        "limits",
+        &[
+            ("ALLOW_LOCAL_NETWORK", "true"),
+            ("EXECUTE_TIMEOUT_MS", timeout.as_str()),
+            ("EXECUTE_MAX_TOOL_CALLS", "5"),
+            ("EXECUTE_MAX_CONCURRENT", "1"),
+        ],
+    )
+    .await;
+    let base = worker.base_url();
+    let begun = Instant::now();
+    let before = snapshot(&base).await;
+
+    // 1. Bodies over the cap: declared, and streamed without a length. A valid policy padded
+    //    with whitespace, so that only the size is wrong.
+    let mut policy =
+        serde_json::to_vec(&json!({"owner": "org", "pattern": "big.*", "action": "block"}))
+            .expect("JSON");
+    policy.resize(3 * 1024 * 1024, b' ');
+    let declared = send(
+        &format!("{base}/api/policies"),
+        &[("content-type", "application/json")],
+        policy,
+    )
+    .await;
+    assert_eq!(declared.status, 413, "{}", declared.text());
+    let body = declared.json();
+    assert_eq!(body["_tag"], "RequestTooLargeError");
+    assert_eq!(body["limitBytes"], 2 * 1024 * 1024);
+
+    eprintln!(
+        "limits e2e: {:?} 'let (status, body) = post_chun'",
+        begun.elapsed()
+    );
+    let (status, body) = post_chunked(&base, "/api/policies", 3 * 1024 * 1024).await;
+    assert!(
+        status.contains(" 413 "),
+        "chunked /api: {status} {}",
+        tail(&body)
+    );
+    assert!(body.contains("RequestTooLargeError"), "{body}");
+
+    let mcp = send(
+        &format!("{base}/mcp"),
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+        ],
+        vec![b' '; 5 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(mcp.status, 413, "{}", mcp.text());
+    assert_eq!(mcp.json()["error"]["code"], -32600);
+    eprintln!(
+        "limits e2e: {:?} 'let (status, body) = post_chun'",
+        begun.elapsed()
+    );
+    let (status, body) = post_chunked(&base, "/mcp", 5 * 1024 * 1024).await;
+    assert!(
+        status.contains(" 413 "),
+        "chunked /mcp: {status} {}",
+        tail(&body)
+    );
+    assert!(body.contains("-32600"), "{body}");
+
+    eprintln!(
+        "limits e2e: {:?} '// 2. Cross-site writes'",
+        begun.elapsed()
+    );
+    // 2. Cross-site writes: another Origin, or a body that is not declared JSON.
+    let policy = json!({"owner": "org", "pattern": "csrf.*", "action": "block"}).to_string();
+    let evil = send(
+        &format!("{base}/api/policies"),
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+        ],
+        policy.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(evil.status, 403, "{}", evil.text());
+    assert_eq!(evil.json()["_tag"], "ForbiddenOriginError");
+    let form = send(
+        &format!("{base}/api/policies"),
+        &[("content-type", "text/plain"), ("origin", base.as_str())],
+        policy.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(form.status, 415, "{}", form.text());
+    assert_eq!(form.json()["_tag"], "UnsupportedMediaTypeError");
+
+    assert_eq!(
+        snapshot(&base).await,
+        before,
+        "a refused request wrote something"
+    );
+
+    // The console's own requests (same origin, JSON) work.
+    let same = send(
+        &format!("{base}/api/policies"),
+        &[
+            ("content-type", "application/json"),
+            ("origin", base.as_str()),
+        ],
+        policy.into_bytes(),
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.text());
+
+    eprintln!("limits e2e: {:?} '// 3. Tool calls past'", begun.elapsed());
+    // 3. Tool calls past EXECUTE_MAX_TOOL_CALLS=5.
+    let answer = execute(
+        &base,
+        "const codes = []; for (let i = 0; i < 7; i++) { const r = await tools.search({ query: 'x' }); \
+         codes.push(r && r.ok === false ? r.error.code : 'ok'); } return codes;",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(
+        body["structured"]["result"],
+        json!([
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "tool_call_limit_exceeded",
+            "tool_call_limit_exceeded"
+        ]),
+        "{body}"
+    );
+
+    eprintln!("limits e2e: {:?} '// 4. The wall-clock'", begun.elapsed());
+    // 4. The wall-clock deadline.
+    let started = Instant::now();
+    let answer = execute(&base, "while (true) {}").await;
+    let took = started.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["isError"], true, "{body}");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("timed out after {TIMEOUT_MS} ms")),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    eprintln!(
+        "limits e2e: {:?} '// 5. Concurrent executions'",
+        begun.elapsed()
+    );
+    // 5. Concurrent executions: the first waits on a spec fetch that a loopback listener
+    //    accepts and holds; meanwhile the same caller's second execution is refused.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = listener.local_addr().expect("address").port();
+    let (accepted_tx, accepted_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        let (connection, _) = listener.accept().await.expect("accept");
+        let _ = accepted_tx.send(());
+        let _ = release_rx.await;
+        drop(connection);
+    });
+    let first_base = base.clone();
+    let first = tokio::spawn(async move {
+        execute(
+            &first_base,
+            &format!(
+                "return await tools.executor.openapi.previewSpec({{ spec: 'http://127.0.0.1:{port}/spec.json' }});"
+            ),
+        )
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), accepted_rx)
+        .await
+        .expect("the first execution reached the listener")
+        .expect("accepted");
+    eprintln!(
+        "limits e2e: {:?} first execution is waiting on the listener",
+        begun.elapsed()
+    );
+    let second = tokio::time::timeout(Duration::from_secs(20), execute(&base, "return 1"))
+        .await
+        .unwrap_or_else(|_| panic!("the second execution hung; log: {}", tail(&worker.logs())));
+    eprintln!(
+        "limits e2e: {:?} second answered {}",
+        begun.elapsed(),
+        second.status
+    );
+    assert_eq!(second.status, 429, "{}", second.text());
+    let body = second.json();
+    assert_eq!(body["_tag"], "ExecutionLimitError");
+    assert_eq!(body["limit"], 1);
+    // The deadline holds while the tool call hangs: the first run ends at EXECUTE_TIMEOUT_MS,
+    // not when the fetch gives up, and gives its slot back.
+    let first = tokio::time::timeout(Duration::from_secs(30), first)
+        .await
+        .unwrap_or_else(|_| panic!("the first execution hung; log: {}", tail(&worker.logs())))
+        .expect("the first execution");
+    eprintln!(
+        "limits e2e: {:?} first answered {}",
+        begun.elapsed(),
+        first.status
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    let body = first.json();
+    assert_eq!(body["isError"], true, "{body}");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("timed out after {TIMEOUT_MS} ms")),
+        "{body}"
+    );
+    let _ = release_tx.send(());
+    holder.abort();
+    // The slot was given back.
+    let third = execute(&base, "return 1").await;
+    assert_eq!(third.status, 200, "{}", third.text());
+    assert_eq!(third.json()["structured"]["result"], 1);
+
+    println!("limits e2e: {:?} after start", begun.elapsed());
+    assert!(
+        !worker.logs().contains("panicked"),
+        "a panic reached the log"
+    );
+    worker.stop().await;
+}
