@@ -163,8 +163,8 @@ impl std::error::Error for Blocked {}
 
 /// Parses `url` and decides whether the Worker may fetch it. Returns the parsed URL to fetch.
 pub fn check_url(url: &str, allow_local_network: bool) -> Result<Url, Blocked> {
-    let parsed =
-        Url::parse(url).map_err(|_| Blocked::new(display_raw(url), BlockReason::InvalidUrl))?;
+    let parsed = super::parse_url(url)
+        .map_err(|_| Blocked::new(display_raw(url), BlockReason::InvalidUrl))?;
     check_parsed(parsed, allow_local_network)
 }
 
@@ -315,7 +315,7 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 /// A parsed URL for messages: no userinfo, query or fragment.
 /// A URL for messages and logs: without userinfo, query or fragment (they may carry credentials).
 pub fn display_url(raw: &str) -> String {
-    match Url::parse(raw) {
+    match super::parse_url(raw) {
         Ok(url) => display_parsed(&url),
         Err(_) => display_raw(raw),
     }

@@ -583,7 +583,7 @@ fn resolve_host(call: &OpenApiCall<'_>, args: &Map<String, Value>) -> Result<Str
     if !issues.is_empty() {
         return Err(invalid_arguments(call, issues));
     }
-    if url::Url::parse(&url).is_err() {
+    if crate::net::parse_url(&url).is_err() {
         return Err(failure(
             "base_url_missing",
             format!(
