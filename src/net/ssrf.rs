@@ -529,7 +529,8 @@ pub(crate) mod tests {
         ("http://017700000001/", Some(LocalNetwork), None),
         ("http://0177.0.0.1/", Some(LocalNetwork), None),
         ("http://127.255.255.254/", Some(LocalNetwork), None),
-        ("http://０x7f.1/", Some(LocalNetwork), None),
+        // Full-width digits: 127.0.0.1 through the Worker's `URL`, invalid on the host (above).
+        ("http://０x7f.1/", Some(InvalidUrl), Some(InvalidUrl)),
         // IPv4 ranges with their edges.
         ("http://0.0.0.0/", Some(LocalNetwork), None),
         ("http://0/", Some(LocalNetwork), None),
