@@ -41,6 +41,7 @@ pub mod providers;
 pub mod sandbox;
 #[cfg(test)]
 mod security_matrix;
+pub mod sort;
 pub mod store;
 #[cfg(test)]
 mod test_support;

@@ -79,7 +79,7 @@ pub fn web_base_url(public_site_url: Option<&str>, request_origin: Option<&str>)
 }
 
 fn is_loopback(origin: &str) -> bool {
-    match url::Url::parse(origin)
+    match crate::net::parse_url(origin)
         .ok()
         .as_ref()
         .and_then(url::Url::host)

@@ -285,7 +285,9 @@ impl<'a> CatalogHost<'a> {
                 }
             })
             .collect();
-        items.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        crate::sort::sort_by(&mut items, |a, b| {
+            a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id))
+        });
         let total = items.len();
         let start = request.offset.min(total);
         let end = start.saturating_add(request.limit).min(total);

@@ -275,6 +275,21 @@ impl SessionRouter for DurableSessions<'_> {
 #[event(start)]
 fn start() {
     logging::install(console_sink);
+    crate::net::install_idna(whatwg_href);
+}
+
+/// `new URL(raw).href` with the runtime's URL parser (see [`crate::net::parse_url`]: the wasm
+/// carries no IDNA tables of its own). `None` when the constructor throws.
+fn whatwg_href(raw: &str) -> Option<String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    let constructor: js_sys::Function = js_sys::Reflect::get(&js_sys::global(), &"URL".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let url =
+        js_sys::Reflect::construct(&constructor, &js_sys::Array::of1(&JsValue::from_str(raw)))
+            .ok()?;
+    js_sys::Reflect::get(&url, &"href".into()).ok()?.as_string()
 }
 
 /// What every entry point (the Worker and the session object) sets up before routing.

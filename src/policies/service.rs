@@ -146,7 +146,7 @@ pub(super) fn sort(policies: &mut [ToolPolicy]) {
         Owner::User => 0,
         Owner::Org => 1,
     };
-    policies.sort_by(|a, b| {
+    crate::sort::sort_by(policies, |a, b| {
         rank(a.owner)
             .cmp(&rank(b.owner))
             .then_with(|| a.position.cmp(&b.position))

@@ -526,7 +526,7 @@ impl<'a> Driver<'a> {
                 return Err(Stop::Timeout);
             }
             // swap_remove shuffles; settle in call order for determinism.
-            replies.sort_by_key(|(seq, ..)| *seq);
+            crate::sort::sort_by(&mut replies, |(a, ..), (b, ..)| a.cmp(b));
             let mut batch = Batch {
                 at: now,
                 calls: Vec::with_capacity(replies.len()),

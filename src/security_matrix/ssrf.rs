@@ -20,7 +20,9 @@ const EXTRA_BLOCKED: &[(&str, BlockReason)] = &[
     ("http://0x7f.0.0.01/", BlockReason::LocalNetwork),
     ("http://127.000.000.001/", BlockReason::LocalNetwork),
     ("http://%31%32%37.0.0.1/", BlockReason::LocalNetwork),
-    ("http://①②⑦.0.0.1/", BlockReason::LocalNetwork),
+    // Circled digits: LocalNetwork through the Worker's `URL` (`net::parse_url`); host builds
+    // carry no IDNA tables and refuse the name as invalid.
+    ("http://①②⑦.0.0.1/", BlockReason::InvalidUrl),
     ("http://0:8080/", BlockReason::LocalNetwork),
     (
         "http://[0:0:0:0:0:ffff:127.0.0.1]/",

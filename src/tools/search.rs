@@ -563,7 +563,7 @@ pub fn search_all(
             hits.push(Hit { score, entry });
         }
     }
-    hits.sort_unstable_by(|a, b| {
+    crate::sort::sort_by(&mut hits, |a, b| {
         b.score
             .cmp(&a.score)
             .then_with(|| a.entry.path.cmp(&b.entry.path))

@@ -198,6 +198,20 @@ async fn graphql_add_search_describe_query_and_gated_mutation() {
         "{listed}"
     );
 
+    // An international endpoint: the wasm carries no IDNA tables (`net::parse_url`), so the
+    // Worker's own `URL` punycodes the host; the default slug comes from that ASCII host.
+    let added = api
+        .post(
+            "/api/graphql/integrations",
+            &json!({"endpoint": "https://bücher.example/graphql", "name": "Books"}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}\n{}", added.text(), logs());
+    assert_eq!(
+        added.json(),
+        json!({"slug": "xn_bcher_kva_example", "name": "Books"})
+    );
+
     metric("graphql.flow_ms", flow.elapsed().as_millis());
     assert_state_has_no_plaintext(&canary, worker.persist_to());
     worker.stop().await;

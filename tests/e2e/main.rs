@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod boundary;
 mod browser_approvals;
+mod bundle;
 mod catalog;
 mod catalog_big;
 mod console;

@@ -25,7 +25,7 @@ pub fn enabled(test: &str) -> bool {
 static BUILT: Mutex<bool> = Mutex::new(false);
 
 /// Builds the Worker once per test process.
-fn build_once() {
+pub fn build_once() {
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if !*built {
         provision::local::build_worker(&root()).expect("the Worker builds");

@@ -61,132 +61,112 @@ impl SchemaError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope {
-    #[serde(default)]
-    data: Option<Box<Envelope>>,
-    #[serde(default, rename = "__schema")]
-    schema: Option<Schema>,
+// The introspection result is walked as a `serde_json::Value` rather than through derived
+// structs: a dozen `Deserialize` impls cost ~20 KB of gzip in the Worker (ARCHITECTURE.md, size).
+// Missing or mistyped members read as absent; the server's own result is trusted for shape.
+
+/// A parsed introspection result: the `__schema` object.
+#[derive(Debug, Clone)]
+pub struct Schema(Value);
+
+/// Member `key` of `v` as a string.
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Schema {
-    #[serde(default)]
-    query_type: Option<Named>,
-    #[serde(default)]
-    mutation_type: Option<Named>,
-    #[serde(default)]
-    types: Vec<FullType>,
+/// Member `key` of `v` as a list (absent, `null` or not a list: empty).
+fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct Named {
-    name: String,
+/// A field, argument or input field's name (`""` if missing).
+fn name(v: &Value) -> &str {
+    text(v, "name").unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FullType {
-    kind: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    fields: Option<Vec<Field>>,
-    #[serde(default)]
-    input_fields: Option<Vec<InputValue>>,
-    #[serde(default)]
-    enum_values: Option<Vec<EnumValue>>,
+fn kind(v: &Value) -> &str {
+    text(v, "kind").unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct Field {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    args: Vec<InputValue>,
-    #[serde(rename = "type")]
-    ty: TypeRef,
+/// A `TypeRef`'s wrapped type.
+fn of_type(ty: &Value) -> Option<&Value> {
+    ty.get("ofType").filter(|t| t.is_object())
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InputValue {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(rename = "type")]
-    ty: TypeRef,
-    #[serde(default)]
-    default_value: Option<String>,
+/// The `type` of a field, argument or input field.
+fn ty(v: &Value) -> &Value {
+    v.get("type").unwrap_or(&Value::Null)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct EnumValue {
-    name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TypeRef {
-    kind: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    of_type: Option<Box<TypeRef>>,
-}
-
-impl TypeRef {
-    /// The named type under the list/non-null wrappers.
-    fn named(&self) -> &str {
-        match (&self.name, &self.of_type) {
-            (Some(name), _) => name,
-            (None, Some(inner)) => inner.named(),
-            (None, None) => "",
+/// The named type under the list/non-null wrappers.
+fn named(ty: &Value) -> &str {
+    let mut ty = ty;
+    // Introspection nests seven wrappers; the bound keeps a hostile document from looping long.
+    for _ in 0..32 {
+        if let Some(name) = text(ty, "name") {
+            return name;
+        }
+        match of_type(ty) {
+            Some(inner) => ty = inner,
+            None => break,
         }
     }
+    ""
+}
 
-    /// The type as GraphQL writes it (`[String!]!`).
-    fn render(&self) -> String {
-        match (self.kind.as_str(), &self.of_type) {
-            ("NON_NULL", Some(inner)) => format!("{}!", inner.render()),
-            ("LIST", Some(inner)) => format!("[{}]", inner.render()),
-            _ => self.name.clone().unwrap_or_default(),
-        }
+/// The type as GraphQL writes it (`[String!]!`).
+fn render(ty: &Value) -> String {
+    match (kind(ty), of_type(ty)) {
+        ("NON_NULL", Some(inner)) => format!("{}!", render(inner)),
+        ("LIST", Some(inner)) => format!("[{}]", render(inner)),
+        _ => name(ty).to_owned(),
     }
+}
+
+/// Required: non-null and without a default.
+fn required(v: &Value) -> bool {
+    kind(ty(v)) == "NON_NULL" && v.get("defaultValue").is_none_or(Value::is_null)
+}
+
+fn description(v: &Value) -> Option<&str> {
+    text(v, "description")
 }
 
 /// Parses an introspection result: `{"data": {"__schema": …}}` (what a server answers) or
 /// `{"__schema": …}`.
 pub fn parse_introspection(text: &str) -> Result<Schema, SchemaError> {
-    let envelope: Envelope = serde_json::from_str(text)
+    let mut envelope: Value = serde_json::from_str(text)
         .map_err(|e| SchemaError::Introspection(format!("Invalid introspection JSON: {e}")))?;
-    let schema = match envelope {
-        Envelope {
-            schema: Some(schema),
-            ..
-        } => schema,
-        Envelope {
-            data: Some(inner), ..
-        } => inner.schema.ok_or_else(|| {
-            SchemaError::Introspection("Introspection result has no `data.__schema`".into())
-        })?,
-        _ => {
-            return Err(SchemaError::Introspection(
-                "Introspection result has no `__schema`".into(),
-            ))
+    let schema = if envelope.get("__schema").is_some_and(Value::is_object) {
+        envelope["__schema"].take()
+    } else if envelope.get("data").is_some_and(Value::is_object) {
+        match envelope["data"].get_mut("__schema") {
+            Some(schema) if schema.is_object() => schema.take(),
+            _ => {
+                return Err(SchemaError::Introspection(
+                    "Introspection result has no `data.__schema`".into(),
+                ))
+            }
         }
+    } else {
+        return Err(SchemaError::Introspection(
+            "Introspection result has no `__schema`".into(),
+        ));
     };
-    if schema.query_type.is_none() && schema.mutation_type.is_none() {
+    let root = |key: &str| {
+        schema
+            .get(key)
+            .and_then(|r| r.get("name"))
+            .is_some_and(Value::is_string)
+    };
+    if !root("queryType") && !root("mutationType") {
         return Err(SchemaError::Extraction(
             "The schema has neither a query nor a mutation root type".into(),
         ));
     }
-    Ok(schema)
+    Ok(Schema(schema))
 }
 
 /// How one tool is called: what [`super::invoke`] needs, stored as the operation row's binding.
@@ -223,79 +203,83 @@ pub struct Derived {
 }
 
 struct Index<'s> {
-    types: BTreeMap<&'s str, &'s FullType>,
+    types: BTreeMap<&'s str, &'s Value>,
 }
 
 impl<'s> Index<'s> {
     fn kind(&self, name: &str) -> &str {
-        self.types.get(name).map(|t| t.kind.as_str()).unwrap_or("")
+        self.types.get(name).map_or("", |t| kind(t))
     }
 }
 
 /// Derives the tools and `$defs` of a parsed schema.
 pub fn derive(schema: &Schema) -> Derived {
+    let schema = &schema.0;
+    let types = list(schema, "types");
     let index = Index {
-        types: schema
-            .types
+        types: types
             .iter()
-            .filter_map(|t| t.name.as_deref().map(|n| (n, t)))
+            .filter_map(|t| text(t, "name").map(|n| (n, t)))
             .collect(),
     };
     let mut derived = Derived::default();
-    for t in &schema.types {
-        let Some(name) = t.name.as_deref().filter(|n| !n.starts_with("__")) else {
+    for t in types {
+        let Some(name) = text(t, "name").filter(|n| !n.starts_with("__")) else {
             continue;
         };
-        match t.kind.as_str() {
-            "INPUT_OBJECT" => {
-                let mut properties = Map::new();
-                let mut required = Vec::new();
-                for f in t.input_fields.as_deref().unwrap_or_default() {
-                    let mut schema = value_schema(&index, &f.ty);
-                    describe(&mut schema, f.description.as_deref());
-                    properties.insert(f.name.clone(), schema);
-                    if f.ty.kind == "NON_NULL" && f.default_value.is_none() {
-                        required.push(Value::String(f.name.clone()));
-                    }
-                }
-                let mut def = json!({"type": "object", "properties": properties});
-                if !required.is_empty() {
-                    def["required"] = Value::Array(required);
-                }
-                describe(&mut def, t.description.as_deref());
-                derived.defs.insert(name.to_owned(), def);
-            }
+        let mut def = match kind(t) {
+            "INPUT_OBJECT" => object_schema(&index, list(t, "inputFields")),
             "ENUM" => {
-                let values: Vec<Value> = t
-                    .enum_values
-                    .as_deref()
-                    .unwrap_or_default()
+                let values: Vec<Value> = list(t, "enumValues")
                     .iter()
-                    .map(|v| Value::String(v.name.clone()))
+                    .map(|v| Value::String(self::name(v).to_owned()))
                     .collect();
-                let mut def = json!({"type": "string", "enum": values});
-                describe(&mut def, t.description.as_deref());
-                derived.defs.insert(name.to_owned(), def);
+                json!({"type": "string", "enum": values})
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        describe(&mut def, description(t));
+        derived.defs.insert(name.to_owned(), def);
     }
-    let roots = [
-        ("query", schema.query_type.as_ref()),
-        ("mutation", schema.mutation_type.as_ref()),
-    ];
-    for (kind, root) in roots {
-        let Some(root) = root.and_then(|r| index.types.get(r.name.as_str())) else {
+    for (kind, key) in [("query", "queryType"), ("mutation", "mutationType")] {
+        let Some(root) = schema
+            .get(key)
+            .and_then(|r| text(r, "name"))
+            .and_then(|r| index.types.get(r))
+        else {
             continue;
         };
-        for field in root.fields.as_deref().unwrap_or_default() {
-            if field.name.starts_with("__") || derived.tools.len() >= MAX_TOOLS {
+        for field in list(root, "fields") {
+            let field_name = name(field);
+            if field_name.is_empty()
+                || field_name.starts_with("__")
+                || derived.tools.len() >= MAX_TOOLS
+            {
                 continue;
             }
             derived.tools.push(tool(&index, &derived.defs, kind, field));
         }
     }
     derived
+}
+
+/// `{"type": "object", "properties", "required"}` from arguments or input fields.
+fn object_schema(index: &Index<'_>, values: &[Value]) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for v in values {
+        let mut schema = value_schema(index, ty(v));
+        describe(&mut schema, description(v));
+        properties.insert(name(v).to_owned(), schema);
+        if self::required(v) {
+            required.push(Value::String(name(v).to_owned()));
+        }
+    }
+    let mut schema = json!({"type": "object", "properties": properties});
+    if !required.is_empty() {
+        schema["required"] = Value::Array(required);
+    }
+    schema
 }
 
 fn describe(schema: &mut Value, description: Option<&str>) {
@@ -305,12 +289,12 @@ fn describe(schema: &mut Value, description: Option<&str>) {
 }
 
 /// The JSON Schema of an argument or input field type.
-fn value_schema(index: &Index<'_>, ty: &TypeRef) -> Value {
-    match (ty.kind.as_str(), &ty.of_type) {
+fn value_schema(index: &Index<'_>, ty: &Value) -> Value {
+    match (kind(ty), of_type(ty)) {
         ("NON_NULL", Some(inner)) => value_schema(index, inner),
         ("LIST", Some(inner)) => json!({"type": "array", "items": value_schema(index, inner)}),
         _ => {
-            let name = ty.name.as_deref().unwrap_or_default();
+            let name = name(ty);
             match name {
                 "String" | "ID" => json!({"type": "string"}),
                 "Int" => json!({"type": "integer"}),
@@ -340,73 +324,58 @@ fn tool(
     index: &Index<'_>,
     defs: &BTreeMap<String, Value>,
     kind: &str,
-    field: &Field,
+    field: &Value,
 ) -> GraphqlTool {
-    let mut properties = Map::new();
-    let mut required = Vec::new();
+    let field_name = name(field);
+    let args = list(field, "args");
     let mut reached = BTreeSet::new();
-    for arg in &field.args {
-        let mut schema = value_schema(index, &arg.ty);
-        describe(&mut schema, arg.description.as_deref());
-        properties.insert(arg.name.clone(), schema);
-        if arg.ty.kind == "NON_NULL" && arg.default_value.is_none() {
-            required.push(Value::String(arg.name.clone()));
-        }
-        reach(index, arg.ty.named(), &mut reached);
+    for arg in args {
+        reach(index, named(ty(arg)), &mut reached);
     }
-    let input_schema = (!field.args.is_empty()).then(|| {
-        let mut schema = json!({"type": "object", "properties": properties});
-        if !required.is_empty() {
-            schema["required"] = Value::Array(required);
-        }
-        schema
-    });
-    let variables: Vec<String> = field
-        .args
-        .iter()
-        .map(|a| format!("${}: {}", a.name, a.ty.render()))
-        .collect();
-    let call_args: Vec<String> = field
-        .args
-        .iter()
-        .map(|a| format!("{}: ${}", a.name, a.name))
-        .collect();
-    let mut document = format!("{kind} {}", capitalised(&field.name));
-    if !variables.is_empty() {
+    let input_schema = (!args.is_empty()).then(|| object_schema(index, args));
+    let mut document = format!("{kind} {}", capitalised(field_name));
+    if !args.is_empty() {
+        let variables: Vec<String> = args
+            .iter()
+            .map(|a| format!("${}: {}", name(a), render(ty(a))))
+            .collect();
         document.push_str(&format!("({})", variables.join(", ")));
     }
     document.push_str(" { ");
-    document.push_str(&field.name);
-    if !call_args.is_empty() {
+    document.push_str(field_name);
+    if !args.is_empty() {
+        let call_args: Vec<String> = args
+            .iter()
+            .map(|a| format!("{}: ${}", name(a), name(a)))
+            .collect();
         document.push_str(&format!("({})", call_args.join(", ")));
     }
     let mut budget = MAX_SELECTION_FIELDS;
     let mut stack = Vec::new();
-    if let Some(selection) = selection(index, field.ty.named(), 0, &mut stack, &mut budget) {
+    if let Some(selection) = selection(index, named(ty(field)), 0, &mut stack, &mut budget) {
         document.push(' ');
         document.push_str(&selection);
     }
     document.push_str(" }");
-    let description = field
-        .description
-        .clone()
+    let description = description(field)
         .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| format!("GraphQL {kind}: {} -> {}", field.name, field.ty.render()));
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("GraphQL {kind}: {field_name} -> {}", render(ty(field))));
     let annotations = (kind == "mutation").then(|| ToolAnnotations {
         requires_approval: Some(true),
-        approval_description: Some(format!("mutation {}", field.name)),
+        approval_description: Some(format!("mutation {field_name}")),
         may_elicit: None,
     });
     GraphqlTool {
-        name: format!("{kind}.{}", field.name),
+        name: format!("{kind}.{field_name}"),
         description,
         input_schema,
         annotations,
         binding: GraphqlBinding {
             kind: kind.to_owned(),
-            field: field.name.clone(),
+            field: field_name.to_owned(),
             document,
-            args: field.args.iter().map(|a| a.name.clone()).collect(),
+            args: args.iter().map(|a| name(a).to_owned()).collect(),
         },
         defs: reached
             .into_iter()
@@ -426,11 +395,11 @@ fn reach(index: &Index<'_>, name: &str, reached: &mut BTreeSet<String>) {
         let Some(t) = index.types.get(name.as_str()) else {
             continue;
         };
-        if !matches!(t.kind.as_str(), "INPUT_OBJECT" | "ENUM") || !reached.insert(name) {
+        if !matches!(kind(t), "INPUT_OBJECT" | "ENUM") || !reached.insert(name) {
             continue;
         }
-        for f in t.input_fields.as_deref().unwrap_or_default() {
-            pending.push_back(f.ty.named().to_owned());
+        for f in list(t, "inputFields") {
+            pending.push_back(named(ty(f)).to_owned());
         }
     }
 }
@@ -444,26 +413,24 @@ fn selection(
     budget: &mut usize,
 ) -> Option<String> {
     let t = index.types.get(name)?;
-    match t.kind.as_str() {
+    match kind(t) {
         "OBJECT" | "INTERFACE" => {}
         "UNION" => return Some("{ __typename }".into()),
         _ => return None,
     }
     stack.push(name.to_owned());
     let mut parts = Vec::new();
-    for field in t.fields.as_deref().unwrap_or_default() {
+    for field in list(t, "fields") {
         if parts.len() >= MAX_FIELDS_PER_LEVEL || *budget == 0 {
             break;
         }
+        let field_name = self::name(field);
         // A field with a required argument cannot be selected without a value for it.
-        let needs_args = field
-            .args
-            .iter()
-            .any(|a| a.ty.kind == "NON_NULL" && a.default_value.is_none());
-        if field.name.starts_with("__") || needs_args {
+        let needs_args = list(field, "args").iter().any(required);
+        if field_name.is_empty() || field_name.starts_with("__") || needs_args {
             continue;
         }
-        let inner = field.ty.named();
+        let inner = named(ty(field));
         match index.kind(inner) {
             "OBJECT" | "INTERFACE" | "UNION" => {
                 if depth + 1 >= MAX_DEPTH || stack.iter().any(|s| s == inner) {
@@ -471,13 +438,13 @@ fn selection(
                 }
                 *budget -= 1;
                 match selection(index, inner, depth + 1, stack, budget) {
-                    Some(sub) => parts.push(format!("{} {sub}", field.name)),
+                    Some(sub) => parts.push(format!("{field_name} {sub}")),
                     None => *budget += 1,
                 }
             }
             _ => {
                 *budget -= 1;
-                parts.push(field.name.clone());
+                parts.push(field_name.to_owned());
             }
         }
     }

@@ -238,7 +238,7 @@ pub struct Added {
 
 /// The default slug of an endpoint: its hostname, runs of non-alphanumerics ⇒ `_`.
 pub fn endpoint_slug(endpoint: &str) -> String {
-    match url::Url::parse(endpoint.trim())
+    match crate::net::parse_url(endpoint.trim())
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
     {
@@ -267,7 +267,7 @@ pub async fn add(
     request: AddRequest,
 ) -> Result<Added, GraphqlStoreError> {
     let endpoint = request.endpoint.trim().to_owned();
-    let parsed = url::Url::parse(&endpoint).ok();
+    let parsed = crate::net::parse_url(&endpoint).ok();
     if !parsed
         .as_ref()
         .is_some_and(|u| matches!(u.scheme(), "http" | "https"))
@@ -779,7 +779,7 @@ fn has_graphql_token(url: &url::Url) -> bool {
 /// The GraphQL detector (§8.6): a successful introspection ⇒ high; a `graphql` token in the
 /// host or path ⇒ low; else nothing.
 pub async fn detect(services: Services<'_>, url: &str) -> Option<Detection> {
-    let parsed = url::Url::parse(url).ok()?;
+    let parsed = crate::net::parse_url(url).ok()?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return None;
     }

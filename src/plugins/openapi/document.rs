@@ -184,7 +184,7 @@ fn index(text: &str) -> Result<Parts, IndexError> {
         ))));
     };
     let mut path_members = paths_object.into_members();
-    path_members.sort_by(|(a, _), (b, _)| raw::cmp_utf16(a, b));
+    crate::sort::sort_by(&mut path_members, |(a, _), (b, _)| raw::cmp_utf16(a, b));
     let mut paths = SpanIndex::default();
     for (name, value) in path_members {
         if let Some(span) = raw::span_of(text, value) {

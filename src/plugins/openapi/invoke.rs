@@ -583,7 +583,7 @@ fn resolve_host(call: &OpenApiCall<'_>, args: &Map<String, Value>) -> Result<Str
     if !issues.is_empty() {
         return Err(invalid_arguments(call, issues));
     }
-    if url::Url::parse(&url).is_err() {
+    if crate::net::parse_url(&url).is_err() {
         return Err(failure(
             "base_url_missing",
             format!(
@@ -1348,7 +1348,7 @@ impl<'a> Scrubber<'a> {
             .filter(|s| s.chars().count() >= MIN_SCRUBBED_LEN)
             .collect();
         // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        crate::sort::sort_by(&mut secrets, |a, b| b.len().cmp(&a.len()));
         secrets.dedup();
         Scrubber { secrets }
     }

@@ -103,7 +103,7 @@ pub fn preview(doc: &OpenApiDocument) -> SpecPreview {
         .collect();
     let heads = operation_heads(doc);
     let mut tags: Vec<String> = heads.iter().flat_map(|h| h.tags.iter().cloned()).collect();
-    tags.sort_by(|a, b| raw::cmp_utf16(a, b));
+    crate::sort::sort_by(&mut tags, |a, b| raw::cmp_utf16(a, b));
     tags.dedup();
     let auth = analyse(doc);
     SpecPreview {

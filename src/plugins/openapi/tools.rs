@@ -67,7 +67,7 @@ fn planned(doc: &OpenApiDocument) -> Vec<(OperationHead, String)> {
     let heads = operation_heads(doc);
     let names = assign_names(&heads);
     let mut plans: Vec<(OperationHead, String)> = heads.into_iter().zip(names).collect();
-    plans.sort_by(|(_, a), (_, b)| raw::cmp_utf16(a, b));
+    crate::sort::sort_by(&mut plans, |(_, a), (_, b)| raw::cmp_utf16(a, b));
     plans
 }
 
@@ -341,7 +341,7 @@ fn choose_response<'a>(
         .map(|(status, _)| status)
         .filter(|s| is_2xx(s))
         .collect();
-    statuses.sort_by(|a, b| raw::cmp_utf16(a, b));
+    crate::sort::sort_by(&mut statuses, |a, b| raw::cmp_utf16(a, b));
     if responses.get("default").is_some() {
         statuses.push("default");
     }

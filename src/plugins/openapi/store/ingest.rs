@@ -302,7 +302,7 @@ async fn write_rows_and_blobs(
 }
 
 fn dedup(mut names: Vec<String>) -> Vec<String> {
-    names.sort();
+    crate::sort::sort_by(&mut names, |a, b| a.cmp(b));
     names.dedup();
     names
 }

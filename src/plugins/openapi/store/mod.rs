@@ -764,7 +764,9 @@ async fn generation_names(
 /// Sorted in JavaScript string order, like tool names everywhere else.
 fn sorted(names: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut names: Vec<String> = names.into_iter().collect();
-    names.sort_by(|a, b| crate::plugins::openapi::raw::cmp_utf16(a, b));
+    crate::sort::sort_by(&mut names, |a, b| {
+        crate::plugins::openapi::raw::cmp_utf16(a, b)
+    });
     names
 }
 
