@@ -177,7 +177,7 @@ pub async fn start(
     let state = pkce::state();
     let verifier = pkce::verifier();
     let challenge = pkce::challenge(&verifier);
-    let mut url = url::Url::parse(&client.row.authorization_url)
+    let mut url = crate::net::parse_url(&client.row.authorization_url)
         .map_err(|_| OAuthError::Start("The client's authorization URL is invalid.".into()))?;
     {
         let mut query = url.query_pairs_mut();

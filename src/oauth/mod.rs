@@ -122,7 +122,7 @@ impl OAuthError {
 
 /// Whether `url` may serve as an OAuth endpoint: `https`, or `http` on a loopback host.
 pub fn valid_endpoint(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else {
+    let Ok(parsed) = crate::net::parse_url(url) else {
         return false;
     };
     match parsed.scheme() {

@@ -134,7 +134,7 @@ fn strings(doc: &Value, key: &str) -> Option<Vec<String>> {
 /// `POST /oauth/probe` ⇒ `{authorizationUrl, tokenUrl, resource, scopesSupported?,
 /// registrationEndpoint, tokenEndpointAuthMethodsSupported?}`.
 pub async fn probe(services: Services<'_>, url: &str) -> Result<Value, OAuthError> {
-    let parsed = url::Url::parse(url.trim())
+    let parsed = crate::net::parse_url(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| OAuthError::Probe("The URL to probe must be an http(s) URL.".into()))?;
@@ -145,7 +145,7 @@ pub async fn probe(services: Services<'_>, url: &str) -> Result<Value, OAuthErro
         .and_then(Value::as_array)
         .and_then(|a| a.first())
         .and_then(Value::as_str)
-        .and_then(|s| url::Url::parse(s).ok())
+        .and_then(|s| crate::net::parse_url(s).ok())
         .unwrap_or_else(|| parsed.clone());
     let Some(meta) = authorization_server(services, &issuer).await else {
         return Err(OAuthError::Probe(format!(

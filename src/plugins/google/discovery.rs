@@ -40,7 +40,7 @@ fn invalid(message: impl Into<String>) -> OpenApiError {
 pub fn normalise_url(input: &str) -> Result<String, OpenApiError> {
     let text = input.trim();
     let bad = |why: &str| invalid(format!("Invalid Google Discovery URL {text:?}: {why}"));
-    let url = url::Url::parse(text).map_err(|_| bad("not an absolute URL"))?;
+    let url = crate::net::parse_url(text).map_err(|_| bad("not an absolute URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("only http(s) URLs are fetched"));
     }

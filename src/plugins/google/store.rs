@@ -672,7 +672,7 @@ fn discovery_shaped(url: &url::Url) -> bool {
 /// The Google detector (our addition; upstream has none): the URL serves a Discovery document ⇒
 /// high; a Google Discovery URL that could not be fetched ⇒ medium. Other URLs are not fetched.
 pub async fn detect(services: Services<'_>, url: &str) -> Option<Detection> {
-    let parsed = url::Url::parse(url).ok()?;
+    let parsed = crate::net::parse_url(url).ok()?;
     let normalised = discovery::normalise_url(url).ok();
     let google_form = normalised.is_some()
         && parsed

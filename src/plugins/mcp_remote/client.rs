@@ -414,7 +414,7 @@ pub async fn sse_exchange(
         pending: Vec::new(),
     };
     let post_path = reader.next_event("endpoint").await?;
-    let base = url::Url::parse(&endpoint.url)
+    let base = crate::net::parse_url(&endpoint.url)
         .map_err(|_| McpError::Protocol("endpoint URL does not parse".into()))?;
     let post_url = base
         .join(post_path.trim())

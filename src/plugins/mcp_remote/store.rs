@@ -181,7 +181,7 @@ fn text<'a>(value: &'a Value, key: &str) -> Result<Option<&'a str>, McpStoreErro
 }
 
 fn check_endpoint(endpoint: &str) -> Result<(), McpStoreError> {
-    let ok = url::Url::parse(endpoint)
+    let ok = crate::net::parse_url(endpoint)
         .ok()
         .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
     if ok {
@@ -340,7 +340,7 @@ pub async fn add(
         let from_host = config
             .get("endpoint")
             .and_then(Value::as_str)
-            .and_then(|e| url::Url::parse(e).ok())
+            .and_then(|e| crate::net::parse_url(e).ok())
             .and_then(|u| u.host_str().map(|h| slugify(h, "mcp")));
         let from_command = config
             .get("command")
@@ -1102,7 +1102,7 @@ pub async fn call_tool(
 // Probe and detection
 
 fn host_of(url: &str) -> String {
-    url::Url::parse(url)
+    crate::net::parse_url(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "mcp".into())
@@ -1180,7 +1180,7 @@ fn has_mcp_token(url: &url::Url) -> bool {
 /// The MCP detector (§8.6): an `initialize` answered (or a Bearer-challenged 401) ⇒ high; an
 /// `mcp` token in the host or path ⇒ low; else nothing.
 pub async fn detect(services: Services<'_>, url: &str) -> Option<Detection> {
-    let parsed = url::Url::parse(url).ok()?;
+    let parsed = crate::net::parse_url(url).ok()?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return None;
     }
