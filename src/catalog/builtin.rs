@@ -2,8 +2,8 @@
 //! `executor` integration, connection `coreTools`, owner `user`.
 //!
 //! This module is their metadata (listing, search, describe, policies); `core_tools` runs them.
-//! The GraphQL tools are listed only: a call answers `tool_unavailable` (the OAuth ones run in
-//! `oauth_tools`, the MCP ones call the remote-MCP services).
+//! Every listed tool runs (the OAuth ones in `oauth_tools`; the MCP and GraphQL ones call their
+//! plugins' services).
 
 /// Integration slug of the built-in tools.
 pub const INTEGRATION: &str = crate::integrations::BUILT_IN_SLUG;

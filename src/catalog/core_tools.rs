@@ -19,8 +19,9 @@
 //!
 //! `mcp.probeEndpoint` / `mcp.getServer` / `mcp.addServer` call
 //! [`crate::plugins::mcp_remote::store`] (codes `invalid_mcp_input`, `mcp_connection_failed`).
-//! The `oauth.*` tools run in `super::oauth_tools`. The GraphQL tools stay listed but are not
-//! runnable here ([`runnable`] is `None`): they answer `tool_unavailable`.
+//! The `oauth.*` tools run in `super::oauth_tools`. `graphql.getIntegration` /
+//! `graphql.addIntegration` call [`crate::plugins::graphql::store`] (codes
+//! `invalid_graphql_input`, `graphql_introspection_failed`, `graphql_extraction_failed`).
 //!
 //! Failure codes: `invalid_tool_arguments`, `integration_not_found`, `connection_not_found`,
 //! `invalid_connection_input`, `provider_not_registered`, `invalid_policy`, `policy_not_found`,
@@ -46,6 +47,8 @@ use crate::connections::{
 };
 use crate::integrations::{self, detect};
 use crate::owner::Owner;
+use crate::plugins::graphql::store::{self as graphql_store, GraphqlStoreError};
+use crate::plugins::graphql::SchemaError;
 use crate::plugins::mcp_remote::store::{self as mcp_store, McpStoreError};
 use crate::plugins::openapi::store::{self as openapi, AddRequest, OpenApiStoreError, SpecInput};
 use crate::plugins::openapi::OpenApiError;
@@ -114,6 +117,8 @@ enum Kind {
     McpProbe,
     McpGetServer,
     McpAddServer,
+    GraphqlGet,
+    GraphqlAdd,
     /// `coreTools.oauth.*` ([`super::oauth_tools`]).
     OAuth(super::oauth_tools::OAuthTool),
 }
@@ -124,8 +129,8 @@ pub struct CoreTool {
     kind: Kind,
 }
 
-/// The runnable form of a built-in tool; `None` for tools that are only listed in this build
-/// (MCP, GraphQL), which answer [`unavailable`].
+/// The runnable form of a built-in tool; `None` for a name this build cannot run (every listed
+/// tool runs today), which answers [`unavailable`].
 pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
     let kind = match tool.name {
         "coreTools.integrations.list" => Kind::IntegrationsList,
@@ -146,6 +151,8 @@ pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
         "mcp.probeEndpoint" => Kind::McpProbe,
         "mcp.getServer" => Kind::McpGetServer,
         "mcp.addServer" => Kind::McpAddServer,
+        "graphql.getIntegration" => Kind::GraphqlGet,
+        "graphql.addIntegration" => Kind::GraphqlAdd,
         name => Kind::OAuth(super::oauth_tools::of(name)?),
     };
     Some(CoreTool { kind })
@@ -155,10 +162,7 @@ pub fn runnable(tool: &StaticTool) -> Option<CoreTool> {
 pub fn unavailable(address: &str) -> String {
     render_failure(
         "tool_unavailable",
-        format!(
-            "Built-in tool \"{address}\" is not available in this build yet (MCP and \
-             GraphQL sources come later)."
-        ),
+        format!("Built-in tool \"{address}\" is not available in this build."),
         None,
     )
 }
@@ -297,6 +301,28 @@ impl From<OpenApiStoreError> for Failure {
                 Some(json!({ "slug": slug })),
             ),
             OpenApiStoreError::Internal(cause) => Failure::Internal(cause),
+        }
+    }
+}
+
+impl From<GraphqlStoreError> for Failure {
+    fn from(e: GraphqlStoreError) -> Self {
+        match e {
+            GraphqlStoreError::Schema(e @ SchemaError::Introspection(_)) => {
+                Failure::tool("graphql_introspection_failed", e.message(), None)
+            }
+            GraphqlStoreError::Schema(e @ SchemaError::Extraction(_)) => {
+                Failure::tool("graphql_extraction_failed", e.message(), None)
+            }
+            GraphqlStoreError::Invalid(message) => {
+                Failure::tool("invalid_graphql_input", message, None)
+            }
+            GraphqlStoreError::AlreadyExists { slug } => Failure::tool(
+                "integration_already_exists",
+                format!("An integration with slug \"{slug}\" already exists; pick another slug."),
+                Some(json!({ "slug": slug })),
+            ),
+            GraphqlStoreError::Internal(cause) => Failure::Internal(cause),
         }
     }
 }
@@ -687,6 +713,27 @@ impl CoreTool {
                 let body = Value::Object(body);
                 let slug = mcp_store::add(services, principal.tenant(), &body).await?;
                 success(&json!({ "slug": slug }))
+            }
+            // The same services as `/api/graphql/…`; static headers/query stay console-only.
+            Kind::GraphqlGet => {
+                let slug = args.required("slug")?;
+                match graphql_store::get(sql, principal.tenant(), slug).await? {
+                    Some(config) => success(&json!({ "slug": slug, "config": config })),
+                    None => Err(integration_not_found(slug)),
+                }
+            }
+            Kind::GraphqlAdd => {
+                let request = graphql_store::AddRequest {
+                    endpoint: args.required("endpoint")?.to_owned(),
+                    slug: args.str("slug").map(str::to_owned),
+                    name: args.str("name").map(str::to_owned),
+                    description: args.str("description").map(str::to_owned),
+                    introspection_json: args.str("introspectionJson").map(str::to_owned),
+                    headers: None,
+                    query_params: None,
+                    authentication_template: args.0.get("authenticationTemplate").cloned(),
+                };
+                success(&graphql_store::add(services, principal.tenant(), request).await?)
             }
         }
     }
@@ -1203,7 +1250,20 @@ impl CoreTool {
                 }),
                 &["endpoint"],
             ),
-            Kind::McpGetServer => object(json!({ "slug": non_empty_string() }), &["slug"]),
+            Kind::McpGetServer | Kind::GraphqlGet => {
+                object(json!({ "slug": non_empty_string() }), &["slug"])
+            }
+            Kind::GraphqlAdd => object(
+                json!({
+                    "endpoint": non_empty_string(),
+                    "slug": string(),
+                    "name": string(),
+                    "description": string(),
+                    "introspectionJson": string(),
+                    "authenticationTemplate": array(json!({ "type": "object" })),
+                }),
+                &["endpoint"],
+            ),
             Kind::McpAddServer => object(
                 json!({
                     "name": non_empty_string(),
@@ -1309,6 +1369,14 @@ impl CoreTool {
                 &["slug", "kind", "config"],
             ),
             Kind::McpAddServer => object(json!({ "slug": string() }), &["slug"]),
+            Kind::GraphqlGet => object(
+                json!({ "slug": string(), "config": { "type": "object" } }),
+                &["slug", "config"],
+            ),
+            Kind::GraphqlAdd => object(
+                json!({ "slug": string(), "name": string() }),
+                &["slug", "name"],
+            ),
         }
     }
 }
@@ -1374,8 +1442,7 @@ mod tests {
             .filter(|t| runnable(t).is_some())
             .map(|t| t.name)
             .collect();
-        assert_eq!(names.len(), 26);
-        assert!(names.iter().all(|n| !n.starts_with("graphql.")));
+        assert_eq!(names.len(), STATIC_TOOLS.len(), "every listed tool runs");
         for tool in STATIC_TOOLS {
             let described = describe(tool);
             match runnable(tool) {
@@ -1384,7 +1451,8 @@ mod tests {
                     assert!(
                         !input.contains("unknown;")
                             || tool.name.ends_with("addSpec")
-                            || tool.name.ends_with("addServer"),
+                            || tool.name.ends_with("addServer")
+                            || tool.name.ends_with("addIntegration"),
                         "{input}"
                     );
                     assert!(described

@@ -846,14 +846,15 @@ async fn describe_and_schema_show_previews() {
     );
     assert!(view.get("schemaDefinitions").is_none());
 
-    // Listed-only tools keep their metadata.
-    let listed = run(
+    let graphql = run(
         &world,
         "return await tools.describe.tool({ path: 'executor.graphql.addIntegration' });",
     )
     .await;
-    assert!(listed.get("inputTypeScript").is_none());
-    assert_eq!(listed["name"], "graphql.addIntegration");
+    assert!(graphql["inputTypeScript"]
+        .as_str()
+        .unwrap()
+        .contains("endpoint: string;"));
     let oauth = run(
         &world,
         "return await tools.describe.tool({ path: 'executor.coreTools.oauth.start' });",
@@ -866,19 +867,51 @@ async fn describe_and_schema_show_previews() {
 }
 
 #[tokio::test]
-async fn graphql_tools_are_unavailable() {
+async fn graphql_tools_call_the_graphql_services() {
     let world = approved_world().await;
-    for name in ["graphql.addIntegration"] {
-        let result = call(&world, name, json!({})).await;
-        assert_eq!(code(&result), "tool_unavailable", "{name}");
-        assert!(result["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("executor.{name}")));
-    }
+    let missing = call(&world, "graphql.addIntegration", json!({})).await;
+    assert_eq!(code(&missing), "invalid_tool_arguments");
+    let bad = call(
+        &world,
+        "graphql.addIntegration",
+        json!({"endpoint": "ftp://api.example.com/graphql"}),
+    )
+    .await;
+    assert_eq!(code(&bad), "invalid_graphql_input");
+    let broken = call(
+        &world,
+        "graphql.addIntegration",
+        json!({"endpoint": "https://api.example.com/graphql", "introspectionJson": "[1]"}),
+    )
+    .await;
+    assert_eq!(code(&broken), "graphql_introspection_failed");
+    // Adding makes no network call (no network in this world); tools come per connection.
+    let added = call(
+        &world,
+        "graphql.addIntegration",
+        json!({"endpoint": "https://api.example.com/graphql", "slug": "gql"}),
+    )
+    .await;
+    assert_eq!(added["ok"], true, "{added}");
+    assert_eq!(added["data"]["slug"], "gql");
+    let again = call(
+        &world,
+        "graphql.addIntegration",
+        json!({"endpoint": "https://api.example.com/graphql", "slug": "gql"}),
+    )
+    .await;
+    assert_eq!(code(&again), "integration_already_exists");
+    let got = call(&world, "graphql.getIntegration", json!({"slug": "gql"})).await;
+    assert_eq!(got["data"]["slug"], "gql");
+    assert_eq!(
+        got["data"]["config"]["endpoint"], "https://api.example.com/graphql",
+        "{got}"
+    );
+    let nope = call(&world, "graphql.getIntegration", json!({"slug": "nope"})).await;
+    assert_eq!(code(&nope), "integration_not_found");
     // Policies still block them first.
-    add_policy(&world, Owner::User, "executor.mcp.*", "block").await;
-    let blocked = call(&world, "mcp.probeEndpoint", json!({})).await;
+    add_policy(&world, Owner::User, "executor.graphql.*", "block").await;
+    let blocked = call(&world, "graphql.getIntegration", json!({"slug": "gql"})).await;
     assert_eq!(code(&blocked), "tool_blocked");
 }
 
