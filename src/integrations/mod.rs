@@ -2,6 +2,7 @@
 //! (executor-behaviour.md §3.2–§3.3): list, get, patch, remove, and URL detection ([`detect`]).
 //! Adding and configuring integrations is plugin work (`crate::plugins::openapi::store`).
 
+pub mod config;
 pub mod detect;
 
 use serde::{Deserialize, Serialize};

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::discovery::{self, MAX_DOCUMENT_BYTES};
 use crate::app::Services;
 use crate::auth::Principal;
+use crate::integrations::config as config_rewrite;
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self, RemoveOutcome};
 use crate::logging;
@@ -220,7 +221,11 @@ struct Stored {
 }
 
 fn read_config(slug: &str, row: &IntegrationRow) -> Result<Stored, OpenApiStoreError> {
-    let text = row.config.as_deref().unwrap_or("{}");
+    text_stored(slug, row.config.as_deref())
+}
+
+fn text_stored(slug: &str, text: Option<&str>) -> Result<Stored, OpenApiStoreError> {
+    let text = text.unwrap_or("{}");
     let broken =
         |e: serde_json::Error| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
     let config = OpenApiConfig::parse(text).map_err(broken)?;
@@ -430,8 +435,6 @@ const SWAP_CONFIG_SQL: &str = "UPDATE integration SET config = ?3, config_revise
      updated_at = ?4, can_refresh = (COALESCE(json_array_length(?3, '$.googleDiscoveryUrls'), 0) > 0) \
      WHERE tenant = ?1 AND slug = ?2 AND plugin_id = 'google' AND config IS ?5";
 
-const CONFIG_ATTEMPTS: usize = 3;
-
 /// Rewrites the stored config with `change` (compare-and-swap on the text, retried when
 /// another writer won) and bumps `config_revised_at`. `Ok(None)`: no such Google integration.
 async fn update_config<T>(
@@ -440,36 +443,17 @@ async fn update_config<T>(
     slug: &str,
     mut change: impl FnMut(&mut OpenApiConfig, &mut Vec<String>) -> T,
 ) -> Result<Option<T>, OpenApiStoreError> {
-    for _ in 0..CONFIG_ATTEMPTS {
-        let Some(row) = google_row(services.sql, tenant, slug).await? else {
-            return Ok(None);
-        };
-        let Stored {
-            mut config,
-            mut urls,
-        } = read_config(slug, &row)?;
-        let answer = change(&mut config, &mut urls);
-        let now = services.clock.now_ms() as i64;
-        let changed = services
-            .sql
-            .execute(Statement::new(
-                SWAP_CONFIG_SQL,
-                vec![
-                    tenant.into(),
-                    slug.into(),
-                    config_text(&config, &urls).into(),
-                    now.into(),
-                    row.config.into(),
-                ],
-            ))
-            .await?;
-        if changed == 1 {
-            return Ok(Some(answer));
-        }
-    }
-    Err(OpenApiStoreError::Internal(format!(
-        "config of {slug} kept changing under a concurrent writer"
-    )))
+    Ok(
+        config_rewrite::rewrite(services, PLUGIN_ID, SWAP_CONFIG_SQL, tenant, slug, |text| {
+            let Stored {
+                mut config,
+                mut urls,
+            } = text_stored(slug, text)?;
+            let answer = change(&mut config, &mut urls);
+            Ok((config_text(&config, &urls), answer))
+        })
+        .await?,
+    )
 }
 
 /// `POST /google/integrations/:slug/config`: merges or replaces the auth methods, as for

@@ -22,6 +22,7 @@ use super::invoke::{self as gql_invoke, GraphqlAuth, GraphqlCall, GraphqlOAuth2}
 use super::schema::{derive, parse_introspection, Derived, SchemaError, INTROSPECTION_QUERY};
 use crate::app::Services;
 use crate::crypto::SecretValue;
+use crate::integrations::config::{self as config_rewrite, RewriteError};
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self};
 use crate::net::http::guarded_fetch;
@@ -91,6 +92,16 @@ pub enum GraphqlStoreError {
     AlreadyExists { slug: String },
     /// Storage failure or broken stored data: opaque 500.
     Internal(String),
+}
+
+impl From<RewriteError<GraphqlStoreError>> for GraphqlStoreError {
+    fn from(e: RewriteError<GraphqlStoreError>) -> Self {
+        match e {
+            RewriteError::Change(e) => e,
+            RewriteError::Store(e) => e.into(),
+            RewriteError::Contended(message) => GraphqlStoreError::Internal(message),
+        }
+    }
 }
 
 impl From<StoreError> for GraphqlStoreError {
@@ -540,12 +551,16 @@ async fn load(
     let Some(row) = row(sql, tenant, slug).await? else {
         return Ok(None);
     };
-    let config = match row.config.as_deref() {
-        Some(text) => GraphqlConfig::parse(text)
-            .map_err(|e| GraphqlStoreError::Internal(format!("config of {slug}: {e}")))?,
-        None => GraphqlConfig::default(),
-    };
+    let config = text_config(slug, row.config.as_deref())?;
     Ok(Some((config, row.config)))
+}
+
+fn text_config(slug: &str, text: Option<&str>) -> Result<GraphqlConfig, GraphqlStoreError> {
+    match text {
+        Some(text) => GraphqlConfig::parse(text)
+            .map_err(|e| GraphqlStoreError::Internal(format!("config of {slug}: {e}"))),
+        None => Ok(GraphqlConfig::default()),
+    }
 }
 
 pub async fn get_config(
@@ -594,36 +609,19 @@ pub async fn set_config(
     };
     let inputs =
         parse_auth_inputs(&update.authentication_template).map_err(GraphqlStoreError::Invalid)?;
-    for _ in 0..3 {
-        let Some((mut config, old)) = load(services.sql, tenant, slug).await? else {
-            return Ok(Vec::new());
-        };
-        config.authentication_template = merge_auth(
-            std::mem::take(&mut config.authentication_template),
-            inputs.clone(),
-            mode,
-        );
-        let now = services.clock.now_ms() as i64;
-        let changed = services
-            .sql
-            .execute(Statement::new(
-                SWAP_CONFIG_SQL,
-                vec![
-                    tenant.into(),
-                    slug.into(),
-                    config.to_json().into(),
-                    now.into(),
-                    old.into(),
-                ],
-            ))
-            .await?;
-        if changed == 1 {
-            return Ok(config.authentication_template);
-        }
-    }
-    Err(GraphqlStoreError::Internal(format!(
-        "config of {slug} kept changing under a concurrent writer"
-    )))
+    let stored =
+        config_rewrite::rewrite(services, PLUGIN_ID, SWAP_CONFIG_SQL, tenant, slug, |text| {
+            let mut config = text_config(slug, text)?;
+            config.authentication_template = merge_auth(
+                std::mem::take(&mut config.authentication_template),
+                inputs.clone(),
+                mode,
+            );
+            let text = config.to_json();
+            Ok((text, config.authentication_template))
+        })
+        .await?;
+    Ok(stored.unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ use serde_json::{json, Map, Value};
 use super::client::{self, Endpoint, McpError, Session, SseRequest, Transport};
 use crate::app::Services;
 use crate::crypto::SecretValue;
+use crate::integrations::config::{self as config_rewrite, RewriteError};
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self};
 use crate::owner::Partition;
@@ -51,6 +52,16 @@ pub enum McpStoreError {
     AlreadyExists { slug: String },
     /// Storage failure or broken stored data: opaque 500.
     Internal(String),
+}
+
+impl From<RewriteError<McpStoreError>> for McpStoreError {
+    fn from(e: RewriteError<McpStoreError>) -> Self {
+        match e {
+            RewriteError::Change(e) => e,
+            RewriteError::Store(e) => e.into(),
+            RewriteError::Contended(message) => McpStoreError::Internal(message),
+        }
+    }
 }
 
 impl From<StoreError> for McpStoreError {
@@ -294,11 +305,7 @@ async fn load_row(sql: &dyn Sql, tenant: &str, slug: &str) -> Result<Option<Row>
         return Ok(None);
     };
     let text = row.get("config").and_then(Value::as_str).map(str::to_owned);
-    let config = match text.as_deref() {
-        Some(t) => serde_json::from_str(t)
-            .map_err(|e| McpStoreError::Internal(format!("config of {slug}: {e}")))?,
-        None => json!({}),
-    };
+    let config = text_config(slug, text.as_deref())?;
     let flag = |k: &str| row.get(k).and_then(Value::as_i64).unwrap_or(1) != 0;
     Ok(Some(Row {
         description: row
@@ -310,6 +317,14 @@ async fn load_row(sql: &dyn Sql, tenant: &str, slug: &str) -> Result<Option<Row>
         config,
         text,
     }))
+}
+
+fn text_config(slug: &str, text: Option<&str>) -> Result<Value, McpStoreError> {
+    match text {
+        Some(t) => serde_json::from_str(t)
+            .map_err(|e| McpStoreError::Internal(format!("config of {slug}: {e}"))),
+        None => Ok(json!({})),
+    }
 }
 
 const EXISTS_SQL: &str = "SELECT 1 AS one FROM integration WHERE tenant = ?1 AND slug = ?2";
@@ -423,32 +438,14 @@ async fn update<F>(
 where
     F: Fn(&Value) -> Result<Value, McpStoreError>,
 {
-    for _ in 0..3 {
-        let Some(row) = load_row(services.sql, tenant, slug).await? else {
-            return Ok(None);
-        };
-        let next = change(&row.config)?;
-        let now = services.clock.now_ms() as i64;
-        let changed = services
-            .sql
-            .execute(Statement::new(
-                SWAP_CONFIG_SQL,
-                vec![
-                    tenant.into(),
-                    slug.into(),
-                    next.to_string().into(),
-                    now.into(),
-                    row.text.into(),
-                ],
-            ))
-            .await?;
-        if changed == 1 {
-            return Ok(Some(next));
-        }
-    }
-    Err(McpStoreError::Internal(format!(
-        "config of {slug} kept changing under a concurrent writer"
-    )))
+    Ok(
+        config_rewrite::rewrite(services, PLUGIN_ID, SWAP_CONFIG_SQL, tenant, slug, |text| {
+            let old = text_config(slug, text)?;
+            let next = change(&old)?;
+            Ok((next.to_string(), next))
+        })
+        .await?,
+    )
 }
 
 /// `POST /mcp/servers/:slug/config` `{config}`: full replace (the tool generation is kept).

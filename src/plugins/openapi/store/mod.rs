@@ -36,6 +36,7 @@ pub use produce::produce_tools;
 
 use crate::app::Services;
 use crate::auth::Principal;
+use crate::integrations::config::{self as config_rewrite, RewriteError};
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self, RemoveOutcome};
 use crate::logging;
@@ -176,6 +177,16 @@ pub enum OpenApiStoreError {
 impl From<OpenApiError> for OpenApiStoreError {
     fn from(e: OpenApiError) -> Self {
         OpenApiStoreError::Spec(e)
+    }
+}
+
+impl From<RewriteError<OpenApiStoreError>> for OpenApiStoreError {
+    fn from(e: RewriteError<OpenApiStoreError>) -> Self {
+        match e {
+            RewriteError::Change(e) => e,
+            RewriteError::Store(e) => e.into(),
+            RewriteError::Contended(message) => OpenApiStoreError::Internal(message),
+        }
     }
 }
 
@@ -336,7 +347,11 @@ async fn openapi_row(
 }
 
 fn row_config(slug: &str, row: &IntegrationRow) -> Result<OpenApiConfig, OpenApiStoreError> {
-    match row.config.as_deref() {
+    text_config(slug, row.config.as_deref())
+}
+
+fn text_config(slug: &str, text: Option<&str>) -> Result<OpenApiConfig, OpenApiStoreError> {
+    match text {
         None => Ok(OpenApiConfig::default()),
         Some(text) => OpenApiConfig::parse(text)
             .map_err(|e| OpenApiStoreError::Internal(format!("config of {slug}: {e}"))),
@@ -660,9 +675,6 @@ const SWAP_CONFIG_SQL: &str = "UPDATE integration SET config = ?3, config_revise
      updated_at = ?4, can_refresh = (json_extract(?3, '$.sourceUrl') IS NOT NULL) \
      WHERE tenant = ?1 AND slug = ?2 AND plugin_id = 'openapi' AND config IS ?5";
 
-/// How often a read-modify-write of the config retries after losing a race.
-const CONFIG_ATTEMPTS: usize = 3;
-
 /// Rewrites the stored config with `change` (compare-and-swap on the config text, retried when
 /// another writer got there first) and bumps `config_revised_at`. `Ok(None)`: no such OpenAPI
 /// integration.
@@ -672,33 +684,14 @@ async fn update_config<T>(
     slug: &str,
     mut change: impl FnMut(&mut OpenApiConfig) -> T,
 ) -> Result<Option<T>, OpenApiStoreError> {
-    for _ in 0..CONFIG_ATTEMPTS {
-        let Some(row) = openapi_row(services.sql, tenant, slug).await? else {
-            return Ok(None);
-        };
-        let mut config = row_config(slug, &row)?;
-        let answer = change(&mut config);
-        let now = services.clock.now_ms() as i64;
-        let changed = services
-            .sql
-            .execute(Statement::new(
-                SWAP_CONFIG_SQL,
-                vec![
-                    tenant.into(),
-                    slug.into(),
-                    config.to_json().into(),
-                    now.into(),
-                    row.config.into(),
-                ],
-            ))
-            .await?;
-        if changed == 1 {
-            return Ok(Some(answer));
-        }
-    }
-    Err(OpenApiStoreError::Internal(format!(
-        "config of {slug} kept changing under a concurrent writer"
-    )))
+    Ok(
+        config_rewrite::rewrite(services, PLUGIN_ID, SWAP_CONFIG_SQL, tenant, slug, |text| {
+            let mut config = text_config(slug, text)?;
+            let answer = change(&mut config);
+            Ok((config.to_json(), answer))
+        })
+        .await?,
+    )
 }
 
 /// `POST /openapi/integrations/:slug/config`: merges or replaces the auth templates and answers
