@@ -607,23 +607,10 @@ pub async fn update_bundle(
 // ---------------------------------------------------------------------------------------------
 // Removal
 
-const CLEANUP_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owner = 'org' \
-     AND subject = '' AND plugin_id = 'google' \
-     AND ((collection >= ?2 AND collection < ?3) OR (collection >= ?4 AND collection < ?5))";
-
 /// Deletes every generation of `slug`'s Google rows, for the removal batch of
 /// `DELETE /integrations/:slug` (same key ranges as the OpenAPI statement).
 pub fn cleanup_statement(tenant: &str, slug: &str) -> Statement {
-    Statement::new(
-        CLEANUP_SQL,
-        vec![
-            tenant.into(),
-            format!("op:{slug}:").into(),
-            format!("op:{slug};").into(),
-            format!("defs:{slug}:").into(),
-            format!("defs:{slug};").into(),
-        ],
-    )
+    crate::plugins::openapi::store::generation_cleanup_statement(PLUGIN_ID, tenant, slug)
 }
 
 /// `DELETE /google/integrations/:slug`: as `DELETE /integrations/:slug`, for Google rows only.

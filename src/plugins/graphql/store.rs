@@ -830,22 +830,9 @@ pub fn auth_method_values(config: Option<&Value>) -> Vec<Value> {
         .collect()
 }
 
-const CLEANUP_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owner = 'org' \
-     AND subject = '' AND plugin_id = 'graphql' \
-     AND ((collection >= ?2 AND collection < ?3) OR (collection >= ?4 AND collection < ?5))";
-
 /// Deletes every generation of `slug`'s rows (for the removal batch of
 /// `DELETE /integrations/:slug`): the collections starting `op:<slug>:` / `defs:<slug>:`
 /// (`;` sorts right after `:`).
 pub fn cleanup_statement(tenant: &str, slug: &str) -> Statement {
-    Statement::new(
-        CLEANUP_SQL,
-        vec![
-            tenant.into(),
-            format!("op:{slug}:").into(),
-            format!("op:{slug};").into(),
-            format!("defs:{slug}:").into(),
-            format!("defs:{slug};").into(),
-        ],
-    )
+    crate::plugins::openapi::store::generation_cleanup_statement(PLUGIN_ID, tenant, slug)
 }

@@ -868,7 +868,7 @@ pub async fn update_spec(
 // Removal
 
 const CLEANUP_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owner = 'org' \
-     AND subject = '' AND plugin_id = 'openapi' \
+     AND subject = '' AND plugin_id = ?6 \
      AND ((collection >= ?2 AND collection < ?3) OR (collection >= ?4 AND collection < ?5))";
 
 /// The statement deleting every generation of `slug`'s operation and definition rows, for the
@@ -876,6 +876,12 @@ const CLEANUP_SQL: &str = "DELETE FROM plugin_storage WHERE tenant = ?1 AND owne
 /// starting `op:<slug>:` / `defs:<slug>:` (slugs contain no `:`), i.e. the key range up to the
 /// same prefix with `;` (the next byte) — a range the unique index serves.
 pub fn cleanup_statement(tenant: &str, slug: &str) -> Statement {
+    generation_cleanup_statement(PLUGIN_ID, tenant, slug)
+}
+
+/// [`cleanup_statement`] for any plugin that keeps its tools in this generation layout
+/// (`op:<slug>:<gen>` / `defs:<slug>:<gen>` collections: OpenAPI, Google, GraphQL).
+pub fn generation_cleanup_statement(plugin_id: &str, tenant: &str, slug: &str) -> Statement {
     Statement::new(
         CLEANUP_SQL,
         vec![
@@ -884,6 +890,7 @@ pub fn cleanup_statement(tenant: &str, slug: &str) -> Statement {
             format!("op:{slug};").into(),
             format!("defs:{slug}:").into(),
             format!("defs:{slug};").into(),
+            plugin_id.into(),
         ],
     )
 }
