@@ -29,6 +29,7 @@ pub mod config;
 pub mod deploy;
 pub mod destroy;
 pub mod envfile;
+pub mod inspector;
 pub mod local;
 pub mod openapi;
 pub mod report;

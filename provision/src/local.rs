@@ -195,6 +195,12 @@ fn wrangler_command(root: &Path) -> Result<Command> {
         .env("CI", "true")
         .env("WRANGLER_SEND_METRICS", "false")
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        // wrangler's local observability streams every invocation's trace and logs into a
+        // collector Worker that keeps them (workerd RSS +~10 KiB a request, and CPU on every
+        // request), and the local explorer adds more workers beside ours. Neither is part of
+        // what we ship; both off keeps local numbers about our Worker.
+        .env("X_LOCAL_OBSERVABILITY", "false")
+        .env("X_LOCAL_EXPLORER", "false")
         // The env file is the only source of secrets: no .dev.vars fallback, no process env.
         .env_remove("CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV")
         .env_remove("CLOUDFLARE_INCLUDE_PROCESS_ENV")

@@ -110,8 +110,9 @@ enum Command {
         /// Approval-paused executions to carry across the restart
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
         pauses: u32,
-        /// Fail when workerd's RSS grows faster than this (MB/min over the second half of a
-        /// workerd lifetime); without it the trend is only reported
+        /// Fail when the Worker's own memory (V8 heap after GC + wasm, read over workerd's
+        /// inspector) grows faster than this, MB/min over the second half of a workerd lifetime
+        /// [default: 1 for the full run; the short run only reports]
         #[arg(long, value_name = "MB_PER_MIN")]
         max_growth: Option<f64>,
         /// Operations each session cycles through, comma-separated: list, execute, tool, floor
@@ -325,7 +326,7 @@ fn run(command: Command) -> Result<ExitCode> {
                     sample_seconds,
                     restart: !no_restart,
                     pauses: pauses as usize,
-                    max_growth_mb_per_min: max_growth,
+                    max_growth_mb_per_min: max_growth.or(SoakOptions::full().max_growth_mb_per_min),
                     ops: soak::Op::parse_list(&ops)?,
                     ..SoakOptions::full()
                 }

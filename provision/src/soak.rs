@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 
 use crate::bench::{self, mcp_body, render_table, snippet, summarize, Conn, Latency};
 use crate::bench_catalog::{self, StandIn};
+use crate::inspector::{self, IsolateMemory};
 use crate::local::{self, LocalOptions, LocalWorker};
 
 /// Per-request timeout: 50 sessions on a 2-core machine queue up, so allow more than the
@@ -68,11 +69,11 @@ pub struct SoakOptions {
     pub integrations: usize,
     /// Approval-paused executions created before the restart.
     pub pauses: usize,
-    /// Largest RSS growth (MB/min, linear fit over the second half of a workerd lifetime)
-    /// that passes; `None` reports the trend without failing on it. Under `wrangler dev` both
-    /// workerd processes — wrangler's proxy, which runs none of our code, included — grow with
-    /// the request count even for a trivial JS Worker (README, "Load and soak"), so a limit
-    /// mostly measures the dev stack.
+    /// Largest growth (MB/min, linear fit over the second half of a workerd lifetime) of the
+    /// Worker isolate's own memory — V8 heap after a forced GC plus wasm linear memory — that
+    /// passes; `None` reports the trend without failing on it. workerd's RSS is reported too
+    /// but not judged: under `wrangler dev` it grows with the request count even for a trivial
+    /// JS Worker (README, "Load and soak"), so it measures the dev stack.
     pub max_growth_mb_per_min: Option<f64>,
     /// The mix each session cycles through (default: all four).
     pub ops: Vec<Op>,
@@ -91,7 +92,9 @@ impl SoakOptions {
             restart: true,
             integrations: 3,
             pauses: 6,
-            max_growth_mb_per_min: None,
+            // The isolate holds a few MiB; a leak of 1 KiB a request at the soak's ~30 req/s
+            // would show as ~1.8 MB/min.
+            max_growth_mb_per_min: Some(1.0),
             ops: Op::ALL.to_vec(),
         }
     }
@@ -243,6 +246,21 @@ pub struct RssSample {
     pub segment: usize,
     /// VmRSS of each workerd process (by pid), KiB.
     pub per_process_kib: Vec<u64>,
+    /// The Worker isolate's own memory (V8 heap after a forced GC, wasm linear memory), read
+    /// over workerd's inspector; `None` when it could not be read.
+    pub isolate: Option<IsolateMemory>,
+}
+
+impl RssSample {
+    /// The Worker's own memory (heap after GC + wasm), MiB.
+    fn isolate_mib(&self) -> Option<f64> {
+        self.isolate
+            .map(|m| (m.heap_used + m.wasm) as f64 / (1024.0 * 1024.0))
+    }
+    /// Summed workerd RSS, MiB.
+    fn rss_mib(&self) -> Option<f64> {
+        self.rss_kib.map(|k| k as f64 / 1024.0)
+    }
 }
 
 /// The linear fit of one workerd lifetime's second half.
@@ -280,7 +298,10 @@ pub struct SoakReport {
     pub load: Option<PhaseResult>,
     pub soak: Option<PhaseResult>,
     pub rss_series: Vec<RssSample>,
+    /// workerd RSS per lifetime (the whole local stack).
     pub trends: Vec<Trend>,
+    /// The Worker isolate's heap after GC + wasm memory per lifetime: the growth verdict.
+    pub isolate_trends: Vec<Trend>,
     pub restart: Option<RestartResult>,
     /// Empty when the run passed; otherwise why not.
     pub problems: Vec<String>,
@@ -362,15 +383,25 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-/// Per workerd lifetime: the slope (MB/min) of the samples in its second half.
+/// Per workerd lifetime: the slope (MB/min) of workerd's RSS over its second half.
 pub fn trends(series: &[RssSample]) -> Vec<Trend> {
+    trends_of(series, RssSample::rss_mib)
+}
+
+/// Per workerd lifetime: the slope (MB/min) of the Worker isolate's own memory (heap after GC
+/// plus wasm) over its second half.
+pub fn isolate_trends(series: &[RssSample]) -> Vec<Trend> {
+    trends_of(series, RssSample::isolate_mib)
+}
+
+fn trends_of(series: &[RssSample], value: fn(&RssSample) -> Option<f64>) -> Vec<Trend> {
     let segments = series.iter().map(|s| s.segment).max().map_or(0, |m| m + 1);
     (0..segments)
         .map(|segment| {
             let points: Vec<(f64, f64)> = series
                 .iter()
                 .filter(|s| s.segment == segment)
-                .filter_map(|s| s.rss_kib.map(|k| (s.t_s, k as f64 / 1024.0)))
+                .filter_map(|s| value(s).map(|mib| (s.t_s, mib)))
                 .collect();
             let second_half = &points[points.len() / 2..];
             Trend {
@@ -821,6 +852,20 @@ fn rss_of(worker: &Option<LocalWorker>) -> Option<u64> {
         .map(|(kib, _)| kib)
 }
 
+/// The soak's Worker: every session runs as the same dev principal, so the per-caller execution
+/// limit (8 by default, `EXECUTE_MAX_CONCURRENT`) would refuse legitimate work once more sessions
+/// than that execute at once; the soak measures throughput and memory, not that limit
+/// (`tests/e2e/limits.rs` does).
+fn worker_options(persist_to: PathBuf, opts: &SoakOptions) -> LocalOptions {
+    let mut options = LocalOptions::new(persist_to);
+    let sessions = opts.load_sessions.max(opts.soak_sessions).max(1);
+    options.vars.push((
+        "EXECUTE_MAX_CONCURRENT".into(),
+        (sessions * 2).min(1000).to_string(),
+    ));
+    options
+}
+
 async fn warm_up(base: &str) -> Result<()> {
     let conn = Conn::new(Arc::from(base))?;
     for _ in 0..bench::GLOBAL_WARMUP {
@@ -872,7 +917,8 @@ pub async fn measure(
     let fixtures = root.join("../shared/fixtures/openapi");
     let stand_in = StandIn::start(&fixtures).await?;
     progress("starting `wrangler dev --local` on a free port");
-    let worker = LocalWorker::start(root, LocalOptions::new(local::temp_state_dir("soak"))).await?;
+    let worker =
+        LocalWorker::start(root, worker_options(local::temp_state_dir("soak"), opts)).await?;
     let base = worker.base_url();
     let mut worker = Some(worker);
     progress(&format!(
@@ -908,6 +954,7 @@ async fn drive(
         soak: None,
         rss_series: Vec::new(),
         trends: Vec::new(),
+        isolate_trends: Vec::new(),
         restart: None,
         problems: Vec::new(),
     };
@@ -967,25 +1014,50 @@ async fn drive(
         let t0 = phase.started;
         let sampling = {
             let sampler = sampler.clone();
+            // The isolate to read is the user Worker named in wrangler.toml.
+            let worker_name = crate::wrangler::WorkerSpec::load(root)
+                .map(|w| w.name)
+                .unwrap_or_else(|_| "executor".into());
             let every = Duration::from_secs(opts.sample_seconds.max(1));
             // Until the sessions are done (the restart check can outlast the soak's clock),
             // but bounded.
             let end = t0 + Duration::from_secs(opts.soak_seconds) + Duration::from_secs(300);
             tokio::spawn(async move {
                 let mut next = t0;
+                // The inspector port of the current workerd lifetime, found on first use.
+                let mut inspector: Option<(usize, u16)> = None;
                 while !sampler.stop.load(Ordering::Relaxed) && next <= end {
                     tokio::time::sleep_until(next.into()).await;
                     let pgid = sampler.pgid.load(Ordering::Relaxed);
+                    let segment = sampler.segment.load(Ordering::Relaxed);
                     let each = if pgid > 0 {
                         workerd_processes(pgid)
                     } else {
                         Vec::new()
                     };
+                    let t_s = t0.elapsed().as_secs_f64();
+                    let isolate = if each.is_empty() {
+                        None
+                    } else {
+                        if inspector.is_none_or(|(s, _)| s != segment) {
+                            let pids: Vec<i32> = each.iter().map(|p| p.0).collect();
+                            inspector = inspector::find_worker_inspector(&pids, &worker_name)
+                                .await
+                                .map(|port| (segment, port));
+                        }
+                        match inspector {
+                            Some((_, port)) => {
+                                inspector::isolate_memory(port, &worker_name).await.ok()
+                            }
+                            None => None,
+                        }
+                    };
                     let sample = RssSample {
-                        t_s: t0.elapsed().as_secs_f64(),
+                        t_s,
                         rss_kib: (!each.is_empty()).then(|| each.iter().map(|p| p.1).sum()),
-                        segment: sampler.segment.load(Ordering::Relaxed),
+                        segment,
                         per_process_kib: each.iter().map(|p| p.1).collect(),
+                        isolate,
                     };
                     sampler
                         .series
@@ -1016,7 +1088,7 @@ async fn drive(
             let old = worker.take().context("no Worker running")?;
             let state = old.stop_keeping_state().await;
             progress("restart: starting again on the same port and state");
-            let mut again = LocalOptions::new(state);
+            let mut again = worker_options(state, opts);
             again.port = Some(port);
             let fresh = LocalWorker::start(root, again).await?;
             let ready = Instant::now();
@@ -1062,6 +1134,7 @@ async fn drive(
         report.rss_series =
             std::mem::take(&mut *sampler.series.lock().unwrap_or_else(|p| p.into_inner()));
         report.trends = trends(&report.rss_series);
+        report.isolate_trends = isolate_trends(&report.rss_series);
         report.soak = Some(result);
     }
 
@@ -1074,16 +1147,27 @@ async fn drive(
             ));
         }
     }
-    for t in &report.trends {
+    // The verdict is on the Worker's own memory; workerd's RSS is reported beside it but
+    // measures the local dev stack as much as us (see the module docs of `inspector`).
+    for t in &report.isolate_trends {
         let (Some(s), Some(limit)) = (t.slope_mb_per_min, opts.max_growth_mb_per_min) else {
             continue;
         };
         if s > limit {
             report.problems.push(format!(
-                "workerd lifetime {}: RSS grows {s:.2} MB/min over its second half (limit {limit})",
+                "workerd lifetime {}: the Worker's heap + wasm memory grows {s:.2} MB/min over \
+                 its second half (limit {limit})",
                 t.segment
             ));
         }
+    }
+    if report.soak.is_some()
+        && !report.rss_series.is_empty()
+        && report.rss_series.iter().all(|s| s.isolate.is_none())
+    {
+        report
+            .problems
+            .push("the Worker isolate's memory could not be read over the inspector".into());
     }
     Ok(report)
 }
@@ -1183,17 +1267,46 @@ pub fn render_report(report: &SoakReport) -> String {
         for chunk in cells.chunks(5) {
             out.push_str(&format!("  {}\n", chunk.join(", ")));
         }
-        for t in &report.trends {
-            let verdict = match t.slope_mb_per_min {
-                Some(s) if s <= FLAT_MB_PER_MIN => format!("{s:+.2} MB/min: no growth trend"),
-                Some(s) => format!("{s:+.2} MB/min: growing"),
-                None => "too few samples for a trend".into(),
-            };
-            out.push_str(&format!(
-                "trend, workerd lifetime {} (linear fit of its second half, {} samples, \
-                 {:.0}–{:.0} s): {verdict}\n",
-                t.segment, t.samples, t.from_s, t.to_s
-            ));
+        let isolate: Vec<String> = report
+            .rss_series
+            .iter()
+            .filter_map(|s| {
+                let m = s.isolate?;
+                Some(format!(
+                    "{:.0}: {:.1}+{:.1}",
+                    s.t_s,
+                    m.heap_used as f64 / 1048576.0,
+                    m.wasm as f64 / 1048576.0
+                ))
+            })
+            .collect();
+        if !isolate.is_empty() {
+            out.push_str(
+                "the Worker isolate's own memory (t s: MiB V8 heap after a forced GC + MiB wasm \
+                 linear memory):\n",
+            );
+            for chunk in isolate.chunks(6) {
+                out.push_str(&format!("  {}\n", chunk.join(", ")));
+            }
+        }
+        for (what, trends) in [
+            ("workerd RSS (whole local stack)", &report.trends),
+            ("the Worker's heap + wasm", &report.isolate_trends),
+        ] {
+            for t in trends {
+                let verdict = match t.slope_mb_per_min {
+                    Some(s) if s <= FLAT_MB_PER_MIN => {
+                        format!("{s:+.2} MB/min: no growth trend")
+                    }
+                    Some(s) => format!("{s:+.2} MB/min: growing"),
+                    None => "too few samples for a trend".into(),
+                };
+                out.push_str(&format!(
+                    "trend of {what}, workerd lifetime {} (linear fit of its second half, {} \
+                     samples, {:.0}–{:.0} s): {verdict}\n",
+                    t.segment, t.samples, t.from_s, t.to_s
+                ));
+            }
         }
         out.push('\n');
     }
@@ -1266,6 +1379,7 @@ mod tests {
                 rss_kib: Some(100 * 1024 + i * 1024),
                 segment: 0,
                 per_process_kib: vec![],
+                isolate: None,
             })
             .collect();
         series.push(RssSample {
@@ -1273,12 +1387,17 @@ mod tests {
             rss_kib: None,
             segment: 0,
             per_process_kib: vec![],
+            isolate: None,
         });
         series.extend((11..20).map(|i| RssSample {
             t_s: i as f64 * 60.0,
             rss_kib: Some(90 * 1024),
             segment: 1,
             per_process_kib: vec![],
+            isolate: Some(IsolateMemory {
+                heap_used: 3 << 20,
+                wasm: 2 << 20,
+            }),
         }));
         let t = trends(&series);
         assert_eq!(t.len(), 2);
@@ -1288,6 +1407,12 @@ mod tests {
         );
         assert_eq!(t[0].samples, 5);
         assert_eq!(t[1].slope_mb_per_min, Some(0.0));
+        let i = isolate_trends(&series);
+        assert_eq!(
+            i[0].slope_mb_per_min, None,
+            "no isolate readings before the restart"
+        );
+        assert_eq!(i[1].slope_mb_per_min, Some(0.0));
     }
 
     #[test]
@@ -1335,6 +1460,7 @@ mod tests {
             soak: None,
             rss_series: vec![],
             trends: vec![],
+            isolate_trends: vec![],
             restart: None,
             problems: vec!["load: 1 failed requests".into()],
         };
