@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+use crate::json_fields::Fields;
 use serde_json::Value;
 
 use super::discovery::{self, MAX_DOCUMENT_BYTES};
@@ -46,35 +48,62 @@ const FETCH_PREFIX: &str = "Failed to fetch Google Discovery document";
 
 /// `POST /google/bundles`. `documents` (inline Discovery documents, as JSON objects or JSON text)
 /// is our extension; upstream takes URLs only.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct AddRequest {
-    #[serde(default)]
     pub urls: Option<Vec<String>>,
-    #[serde(default)]
     pub documents: Option<Vec<Value>>,
-    #[serde(default)]
     pub slug: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub base_url: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "urls",
+            "documents",
+            "slug",
+            "name",
+            "description",
+            "baseUrl",
+            "headers",
+            "queryParams",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            urls: f.opt_strings("urls")?,
+            documents: f.opt_array("documents")?,
+            slug: f.opt_string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+        })
+    }
 }
 
 /// `POST /google/integrations/:slug/bundle`: new URLs and/or documents; neither ⇒ re-fetch the
 /// stored URLs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct BundleUpdate {
-    #[serde(default)]
     pub urls: Option<Vec<String>>,
-    #[serde(default)]
     pub documents: Option<Vec<Value>>,
+}
+
+impl BundleUpdate {
+    /// Reads `{urls?, documents?}`.
+    pub fn parse(text: &str) -> Result<BundleUpdate, String> {
+        let f = Fields::parse(text, &["urls", "documents"], false)?;
+        Ok(BundleUpdate {
+            urls: f.opt_strings("urls")?,
+            documents: f.opt_array("documents")?,
+        })
+    }
 }
 
 /// `GET /google/integrations/:slug/config`.

@@ -16,6 +16,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::json_fields::Fields;
 use serde_json::{json, Map, Value};
 
 use super::invoke::{self as gql_invoke, GraphqlAuth, GraphqlCall, GraphqlOAuth2};
@@ -220,24 +222,43 @@ pub fn merge_auth(
 // Add
 
 /// `POST /graphql/integrations`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AddRequest {
     pub endpoint: String,
-    #[serde(default)]
     pub slug: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub introspection_json: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub authentication_template: Option<Value>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "endpoint",
+            "slug",
+            "name",
+            "description",
+            "introspectionJson",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            endpoint: f.string("endpoint")?,
+            slug: f.opt_string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            introspection_json: f.opt_string("introspectionJson")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template: f.opt_value("authenticationTemplate")?,
+        })
+    }
 }
 
 /// `{slug, name}`.
@@ -577,14 +598,8 @@ pub async fn get_config(
     }))
 }
 
-/// `POST /graphql/integrations/:slug/config` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfigUpdate {
-    pub authentication_template: Value,
-    #[serde(default)]
-    pub mode: Option<String>,
-}
+/// `POST /graphql/integrations/:slug/config` body: the same shape as OpenAPI's.
+pub use crate::plugins::openapi::store::ConfigUpdate;
 
 const SWAP_CONFIG_SQL: &str = "UPDATE integration SET config = ?3, config_revised_at = ?4, \
      updated_at = ?4 WHERE tenant = ?1 AND slug = ?2 AND plugin_id = 'graphql' AND config IS ?5";

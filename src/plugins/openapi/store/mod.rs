@@ -39,6 +39,7 @@ use crate::auth::Principal;
 use crate::integrations::config::{self as config_rewrite, RewriteError};
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self, RemoveOutcome};
+use crate::json_fields::{unknown_variant, Fields};
 use crate::logging;
 use crate::plugins::openapi::{
     derive_auth_templates, info, parse, preview as preview_document, AuthTemplate, OpenApiError,
@@ -228,54 +229,77 @@ pub enum SpecInput {
     Blob { value: String },
 }
 
-#[derive(Deserialize)]
-struct SpecInputWire<'a> {
-    kind: &'a str,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default, borrow)]
-    value: Option<&'a serde_json::value::RawValue>,
-}
-
-impl<'de> Deserialize<'de> for SpecInput {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let wire = SpecInputWire::deserialize(deserializer)?;
-        match wire.kind {
-            "url" => match wire.url {
+impl SpecInput {
+    /// Reads `{kind, url | value}` from its JSON text (`value` unescaped straight from the
+    /// request text, see the type docs).
+    pub fn parse(text: &str) -> Result<SpecInput, String> {
+        let f = Fields::parse(text, &["kind", "url", "value"], false)?;
+        let kind = f.string("kind")?;
+        match kind.as_str() {
+            "url" => match f.opt_string("url")? {
                 Some(url) => Ok(SpecInput::Url { url }),
-                None => Err(D::Error::missing_field("url")),
+                None => Err("missing field `url`".into()),
             },
-            "blob" => {
-                let raw = wire.value.ok_or_else(|| D::Error::missing_field("value"))?;
-                json_text::unescape(raw.get())
+            "blob" => match f.raw("value").filter(|r| r.get() != "null") {
+                Some(raw) => json_text::unescape(raw.get())
                     .map(|value| SpecInput::Blob { value })
-                    .ok_or_else(|| D::Error::custom("`spec.value` must be a string"))
-            }
-            other => Err(D::Error::unknown_variant(other, &["url", "blob"])),
+                    .ok_or_else(|| "`spec.value` must be a string".to_owned()),
+                None => Err("missing field `value`".into()),
+            },
+            other => Err(unknown_variant("kind", other, &["url", "blob"])),
+        }
+    }
+
+    /// The member `name` of `f` as a spec; `None` when absent or `null`.
+    fn member(f: &Fields<'_>, name: &str) -> Result<Option<SpecInput>, String> {
+        match f.raw(name).filter(|r| r.get() != "null") {
+            Some(raw) => SpecInput::parse(raw.get())
+                .map(Some)
+                .map_err(|e| format!("field `{name}`: {e}")),
+            None => Ok(None),
         }
     }
 }
 
 /// `POST /openapi/specs`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AddRequest {
     pub spec: SpecInput,
     pub slug: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub base_url: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
-    /// Parsed with [`parse_inputs`] (its dialects need clearer errors than serde gives).
-    #[serde(default)]
+    /// Parsed with [`parse_inputs`] (its dialects need clearer errors than a schema gives).
     pub authentication_template: Option<Value>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "spec",
+            "slug",
+            "name",
+            "description",
+            "baseUrl",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            spec: SpecInput::member(&f, "spec")?.ok_or("missing field `spec`")?,
+            slug: f.string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template: f.opt_value("authenticationTemplate")?,
+        })
+    }
 }
 
 /// `{slug, toolCount}`.
@@ -662,12 +686,21 @@ fn log_ingest(
 // Config updates
 
 /// `POST /openapi/integrations/:slug/config` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ConfigUpdate {
     pub authentication_template: Value,
-    #[serde(default)]
     pub mode: Option<String>,
+}
+
+impl ConfigUpdate {
+    /// Reads `{authenticationTemplate, mode?}`.
+    pub fn parse(text: &str) -> Result<ConfigUpdate, String> {
+        let f = Fields::parse(text, &["authenticationTemplate", "mode"], false)?;
+        Ok(ConfigUpdate {
+            authentication_template: f.value("authenticationTemplate")?,
+            mode: f.opt_string("mode")?,
+        })
+    }
 }
 
 // `can_refresh` follows the config: an integration can be refreshed when it has a source URL.
@@ -725,10 +758,19 @@ pub async fn set_config(
 // Spec updates
 
 /// `POST /openapi/integrations/:slug/spec` body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct SpecUpdate {
-    #[serde(default)]
     pub spec: Option<SpecInput>,
+}
+
+impl SpecUpdate {
+    /// Reads `{spec?}`.
+    pub fn parse(text: &str) -> Result<SpecUpdate, String> {
+        let f = Fields::parse(text, &["spec"], false)?;
+        Ok(SpecUpdate {
+            spec: SpecInput::member(&f, "spec")?,
+        })
+    }
 }
 
 const GENERATION_KEYS_SQL: &str = "SELECT key FROM plugin_storage WHERE tenant = ?1 \
