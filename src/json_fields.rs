@@ -186,6 +186,69 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required number.
+    pub fn f64(&self, name: &str) -> Result<f64, String> {
+        match self.value(name)? {
+            Value::Number(n) => n.as_f64().ok_or_else(|| invalid(name, "a number")),
+            _ => Err(invalid(name, "a number")),
+        }
+    }
+
+    /// A required integer in `0..=u32::MAX`.
+    pub fn u32(&self, name: &str) -> Result<u32, String> {
+        match self.value(name)? {
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| invalid(name, "an integer in 0..=4294967295")),
+            _ => Err(invalid(name, "an integer")),
+        }
+    }
+
+    /// A required boolean.
+    pub fn bool(&self, name: &str) -> Result<bool, String> {
+        match self.value(name)? {
+            Value::Bool(b) => Ok(b),
+            _ => Err(invalid(name, "a boolean")),
+        }
+    }
+
+    /// A boolean that may be absent or `null`.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, String> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(_) => self.bool(name).map(Some),
+        }
+    }
+
+    /// A boolean that defaults to `false` when absent (`null` is a type error).
+    pub fn bool_or_false(&self, name: &str) -> Result<bool, String> {
+        match self.raw(name) {
+            None => Ok(false),
+            Some(_) => self.bool(name),
+        }
+    }
+
+    /// A required array, as the JSON text of each item (for items read with [`Fields`]).
+    pub fn raw_items(&self, name: &str) -> Result<Vec<&'a RawValue>, String> {
+        match self.raw(name) {
+            None => Err(format!("missing field `{name}`")),
+            Some(raw) if raw.get().starts_with('[') => {
+                serde_json::from_str::<Vec<&'a RawValue>>(raw.get())
+                    .map_err(|e| format!("field `{name}`: {}", bare(&e)))
+            }
+            Some(_) => Err(invalid(name, "an array")),
+        }
+    }
+
+    /// A required array of strings (`null` is a type error).
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, String> {
+        match self.raw(name) {
+            None => Err(format!("missing field `{name}`")),
+            Some(_) => self.strings_or_empty(name),
+        }
+    }
+
     /// A required `org` | `user`.
     pub fn owner(&self, name: &str) -> Result<crate::owner::Owner, String> {
         let value = self.string(name)?;
@@ -237,6 +300,14 @@ fn string_map(name: &str, map: Map<String, Value>) -> Result<BTreeMap<String, St
             _ => Err(invalid(name, "an object of strings")),
         })
         .collect()
+}
+
+/// The items of the JSON array `text`, as text (for items read with [`Fields`]).
+pub fn raw_array(text: &str) -> Result<Vec<&RawValue>, String> {
+    if !text.trim_start().starts_with('[') {
+        return Err("invalid type: expected an array".into());
+    }
+    serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| e.to_string())
 }
 
 /// A member of an already-parsed object (tool arguments): a required string.

@@ -75,7 +75,7 @@ fn auth_methods(plugin_id: &str, config: Option<&Value>) -> Vec<Value> {
     let Some(templates) = config.and_then(|c| c.get("authenticationTemplate")) else {
         return Vec::new();
     };
-    match serde_json::from_value::<Vec<AuthTemplate>>(templates.clone()) {
+    match AuthTemplate::parse_list(&templates.to_string()) {
         Ok(templates) => auth_method_descriptors(&templates)
             .iter()
             .filter_map(|d| serde_json::to_value(d).ok())

@@ -255,10 +255,9 @@ fn read_config(slug: &str, row: &IntegrationRow) -> Result<Stored, OpenApiStoreE
 
 fn text_stored(slug: &str, text: Option<&str>) -> Result<Stored, OpenApiStoreError> {
     let text = text.unwrap_or("{}");
-    let broken =
-        |e: serde_json::Error| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
+    let broken = |e: String| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
     let config = OpenApiConfig::parse(text).map_err(broken)?;
-    let value: Value = serde_json::from_str(text).map_err(broken)?;
+    let value: Value = serde_json::from_str(text).map_err(|e| broken(e.to_string()))?;
     let urls = value
         .get("googleDiscoveryUrls")
         .and_then(Value::as_array)

@@ -46,29 +46,52 @@ pub const INTROSPECTION_TIMEOUT_MS: u64 = 30_000;
 const STATEMENT_PAYLOAD_BYTES: usize = 256 * 1024;
 
 /// The `config` JSON of a GraphQL integration row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlConfig {
     pub endpoint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub authentication_template: Vec<GraphqlAuth>,
     /// The current generation of `op:`/`defs:` rows (none until introspected).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
     /// R2 key of a supplied introspection result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_key: Option<String>,
 }
 
 impl GraphqlConfig {
-    pub fn parse(text: &str) -> Result<GraphqlConfig, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Reads a stored config.
+    pub fn parse(text: &str) -> Result<GraphqlConfig, String> {
+        const NAMES: &[&str] = &[
+            "endpoint",
+            "name",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+            "generation",
+            "snapshotKey",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let authentication_template = match f.raw("authenticationTemplate") {
+            None => Vec::new(),
+            Some(raw) => GraphqlAuth::parse_list(raw.get())
+                .map_err(|e| format!("field `authenticationTemplate`: {e}"))?,
+        };
+        Ok(GraphqlConfig {
+            endpoint: f.string("endpoint")?,
+            name: f.opt_string("name")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template,
+            generation: f.opt_string("generation")?,
+            snapshot_key: f.opt_string("snapshotKey")?,
+        })
     }
 
     pub fn to_json(&self) -> String {
@@ -825,7 +848,7 @@ pub fn auth_method_values(config: Option<&Value>) -> Vec<Value> {
     let Some(templates) = config.and_then(|c| c.get("authenticationTemplate")) else {
         return Vec::new();
     };
-    let Ok(templates) = serde_json::from_value::<Vec<GraphqlAuth>>(templates.clone()) else {
+    let Ok(templates) = GraphqlAuth::parse_list(&templates.to_string()) else {
         return Vec::new();
     };
     templates

@@ -75,41 +75,70 @@ pub fn valid_slug(slug: &str) -> bool {
 // Stored shapes
 
 /// The `config` JSON of an OpenAPI integration row. Absent keys are unset.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenApiConfig {
     /// Lowercase hex SHA-256 of the stored spec text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_hash: Option<String>,
     /// R2 key of the spec text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_key: Option<String>,
     /// R2 key of the `defs` blob.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub defs_key: Option<String>,
     /// The current generation of `op:`/`defs:` rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
     /// Where the spec was fetched from (URL specs; what a refresh re-fetches).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
     /// Overrides the operations' servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Static headers sent with every call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     /// Static query parameters sent with every call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication_template: Option<Vec<AuthTemplate>>,
 }
 
 impl OpenApiConfig {
     /// Reads a stored config.
-    pub fn parse(text: &str) -> Result<OpenApiConfig, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &str) -> Result<OpenApiConfig, String> {
+        const NAMES: &[&str] = &[
+            "specHash",
+            "specKey",
+            "defsKey",
+            "generation",
+            "sourceUrl",
+            "baseUrl",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let authentication_template = match f.raw("authenticationTemplate") {
+            Some(raw) if raw.get() != "null" => Some(
+                AuthTemplate::parse_list(raw.get())
+                    .map_err(|e| format!("field `authenticationTemplate`: {e}"))?,
+            ),
+            _ => None,
+        };
+        Ok(OpenApiConfig {
+            spec_hash: f.opt_string("specHash")?,
+            spec_key: f.opt_string("specKey")?,
+            defs_key: f.opt_string("defsKey")?,
+            generation: f.opt_string("generation")?,
+            source_url: f.opt_string("sourceUrl")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template,
+        })
     }
 
     /// The JSON text to store.
@@ -152,6 +181,34 @@ pub struct OperationRow {
     pub annotations: Option<ToolAnnotations>,
     /// Names of the definitions the schemas reach, transitively, sorted.
     pub defs: Vec<String>,
+}
+
+impl OperationRow {
+    /// Reads a stored row.
+    pub fn parse(text: &str) -> Result<OperationRow, String> {
+        const NAMES: &[&str] = &[
+            "binding",
+            "description",
+            "inputSchema",
+            "outputSchema",
+            "annotations",
+            "defs",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let binding = f.raw("binding").ok_or("missing field `binding`")?;
+        let annotations = match f.raw("annotations").filter(|r| r.get() != "null") {
+            Some(raw) => Some(ToolAnnotations::parse(raw.get())?),
+            None => None,
+        };
+        Ok(OperationRow {
+            binding: OperationBinding::parse(binding.get())?,
+            description: f.string("description")?,
+            input_schema: f.opt_value("inputSchema")?,
+            output_schema: f.opt_value("outputSchema")?,
+            annotations,
+            defs: f.strings("defs")?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -421,7 +478,7 @@ pub async fn load_operation(
     else {
         return Ok(None);
     };
-    serde_json::from_str(data)
+    OperationRow::parse(data)
         .map(Some)
         .map_err(|e| OpenApiStoreError::Internal(format!("operation {slug}.{tool}: {e}")))
 }
