@@ -403,13 +403,14 @@ pub struct SpecUpdated {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+/// An integration row of a spec-based plugin (OpenAPI, Google).
 #[derive(Debug, Deserialize)]
-struct IntegrationRow {
-    plugin_id: String,
-    description: Option<String>,
-    config: Option<String>,
-    can_remove: i64,
-    can_refresh: i64,
+pub(crate) struct IntegrationRow {
+    pub(crate) plugin_id: String,
+    pub(crate) description: Option<String>,
+    pub(crate) config: Option<String>,
+    pub(crate) can_remove: i64,
+    pub(crate) can_refresh: i64,
 }
 
 const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \
@@ -420,11 +421,21 @@ async fn openapi_row(
     tenant: &str,
     slug: &str,
 ) -> Result<Option<IntegrationRow>, StoreError> {
+    plugin_row(sql, PLUGIN_ID, tenant, slug).await
+}
+
+/// The integration `slug` when it belongs to plugin `plugin_id` (shared with Google).
+pub(crate) async fn plugin_row(
+    sql: &dyn Sql,
+    plugin_id: &str,
+    tenant: &str,
+    slug: &str,
+) -> Result<Option<IntegrationRow>, StoreError> {
     let rows: Vec<IntegrationRow> = decode_rows(
         sql.query(Statement::new(ROW_SQL, vec![tenant.into(), slug.into()]))
             .await?,
     )?;
-    Ok(rows.into_iter().find(|r| r.plugin_id == PLUGIN_ID))
+    Ok(rows.into_iter().find(|r| r.plugin_id == plugin_id))
 }
 
 fn row_config(slug: &str, row: &IntegrationRow) -> Result<OpenApiConfig, OpenApiStoreError> {
@@ -831,10 +842,13 @@ impl SpecUpdate {
 }
 
 const GENERATION_KEYS_SQL: &str = "SELECT key FROM plugin_storage WHERE tenant = ?1 \
-     AND owner = 'org' AND subject = '' AND plugin_id = 'openapi' AND collection = ?2";
+     AND owner = 'org' AND subject = '' AND plugin_id = ?3 AND collection = ?2";
 
-async fn generation_names(
+/// The tool names of one generation's operation `collection` of plugin `plugin_id` (OpenAPI and
+/// Google share it; one copy of the async body instead of one per plugin).
+pub(crate) async fn generation_names(
     sql: &dyn Sql,
+    plugin_id: &str,
     tenant: &str,
     collection: Option<String>,
 ) -> Result<BTreeSet<String>, StoreError> {
@@ -844,7 +858,7 @@ async fn generation_names(
     let rows = sql
         .query(Statement::new(
             GENERATION_KEYS_SQL,
-            vec![tenant.into(), collection.into()],
+            vec![tenant.into(), collection.into(), plugin_id.into()],
         ))
         .await?;
     Ok(rows
@@ -938,6 +952,7 @@ pub async fn update_spec(
     };
     let old_names = generation_names(
         services.sql,
+        PLUGIN_ID,
         tenant,
         old_generation.as_deref().map(|g| ops_collection(slug, g)),
     )
@@ -1002,6 +1017,17 @@ pub async fn remove(
     principal: &Principal,
     slug: &str,
 ) -> Result<(), OpenApiStoreError> {
+    remove_as(sql, PLUGIN_ID, principal, slug).await
+}
+
+/// Removes integration `slug` when it belongs to plugin `plugin_id` (shared with Google);
+/// another plugin's or an unknown slug is a no-op.
+pub(crate) async fn remove_as(
+    sql: &dyn Sql,
+    plugin_id: &str,
+    principal: &Principal,
+    slug: &str,
+) -> Result<(), OpenApiStoreError> {
     let rows = sql
         .query(Statement::new(
             ROW_SQL,
@@ -1012,7 +1038,7 @@ pub async fn remove(
         .first()
         .and_then(|r| r.get("plugin_id"))
         .and_then(Value::as_str)
-        == Some(PLUGIN_ID);
+        == Some(plugin_id);
     if !ours {
         return Ok(());
     }
