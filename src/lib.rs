@@ -30,6 +30,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod ids;
 pub mod integrations;
+pub mod json_fields;
 pub mod logging;
 pub mod mcp;
 pub mod net;

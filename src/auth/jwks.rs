@@ -7,7 +7,9 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::json_fields::Fields;
 
 use super::jwt::{check_claims, parse_jwt, AuthError, RS256};
 use super::{principal_from_claims, Principal};
@@ -23,33 +25,41 @@ pub const UNKNOWN_KID_COOLDOWN_MS: f64 = 30_000.0;
 
 /// A JSON Web Key Set, as served at `https://<team>/cdn-cgi/access/certs`. Other members of the
 /// document (`public_cert`, `public_certs`) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Jwks {
-    #[serde(default)]
     pub keys: Vec<Jwk>,
 }
 
 /// One public key. Members this host does not use are ignored; missing ones default to empty so
 /// that one unusual key does not make the whole document unreadable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Jwk {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    #[serde(default)]
     pub kty: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
     /// RSA modulus, base64url without padding.
-    #[serde(default)]
     pub n: String,
     /// RSA public exponent, base64url without padding.
-    #[serde(default)]
     pub e: String,
 }
 
 impl Jwk {
+    fn parse(text: &str) -> Result<Jwk, String> {
+        let f = Fields::parse(text, &["kid", "kty", "alg", "use", "n", "e"], false)?;
+        Ok(Jwk {
+            kid: f.opt_string("kid")?,
+            kty: f.string_or_empty("kty")?,
+            alg: f.opt_string("alg")?,
+            use_: f.opt_string("use")?,
+            n: f.string_or_empty("n")?,
+            e: f.string_or_empty("e")?,
+        })
+    }
+
     /// Whether this key may verify an RS256 signature: an RSA key with `n` and `e`, whose `alg`
     /// (when given) is RS256 and whose `use` (when given) is `sig`.
     pub fn usable_for_rs256(&self) -> bool {
@@ -62,6 +72,20 @@ impl Jwk {
 }
 
 impl Jwks {
+    /// Reads a key document.
+    pub fn parse(text: &str) -> Result<Jwks, String> {
+        let f = Fields::parse(text, &["keys"], false)?;
+        let keys = match f.raw("keys") {
+            None => Vec::new(),
+            Some(_) => f
+                .raw_items("keys")?
+                .into_iter()
+                .map(|key| Jwk::parse(key.get()))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Jwks { keys })
+    }
+
     /// The RS256-capable key with this id.
     pub fn find(&self, kid: &str) -> Option<&Jwk> {
         if kid.is_empty() {
@@ -587,7 +611,7 @@ mod tests {
             "public_cert": {"kid": "a", "cert": "-----BEGIN CERTIFICATE-----"},
             "public_certs": [{"kid": "a", "cert": "-----BEGIN CERTIFICATE-----"}]
         });
-        let jwks: Jwks = serde_json::from_value(doc).unwrap();
+        let jwks = Jwks::parse(&doc.to_string()).unwrap();
         assert_eq!(jwks.keys.len(), 6);
         assert!(jwks.find("a").is_some());
         assert!(jwks.find("b").is_some(), "alg and use are optional");

@@ -118,23 +118,25 @@ impl OAuthTool {
         let callback = web_base_url
             .map(|b| format!("{}/api/oauth/callback", b.trim_end_matches('/')))
             .unwrap_or_default();
-        // Through text: the routes' `from_str` instantiations serve, none for `Value` is added.
+        // Through text: the routes' readers serve the tools too.
         let args_text = Value::Object(args.clone()).to_string();
         let outcome = match self {
             OAuthTool::ClientsList => clients::list(services, principal)
                 .await
                 .map(|list| json!({ "clients": list })),
-            OAuthTool::ClientsCreate => match serde_json::from_str(&args_text) {
+            OAuthTool::ClientsCreate => match clients::CreateClient::parse(&args_text) {
                 Ok(request) => clients::create(services, principal, request, None).await,
-                Err(e) => Err(OAuthError::Schema(e.to_string())),
+                Err(e) => Err(OAuthError::Schema(e)),
             },
             OAuthTool::ClientsCreateHandoff => Ok(handoff(principal, web_base_url, args)),
-            OAuthTool::ClientsRegisterDynamic => match serde_json::from_str(&args_text) {
-                Ok(request) => {
-                    clients::register_dynamic(services, principal, request, &callback).await
+            OAuthTool::ClientsRegisterDynamic => {
+                match clients::RegisterDynamic::parse(&args_text) {
+                    Ok(request) => {
+                        clients::register_dynamic(services, principal, request, &callback).await
+                    }
+                    Err(e) => Err(OAuthError::Schema(e)),
                 }
-                Err(e) => Err(OAuthError::Schema(e.to_string())),
-            },
+            }
             OAuthTool::ClientsRemove => {
                 let owner = args
                     .get("owner")
@@ -148,9 +150,9 @@ impl OAuthTool {
                 let url = args.get("url").and_then(Value::as_str).unwrap_or_default();
                 oauth::probe::probe(services, url).await
             }
-            OAuthTool::Start => match serde_json::from_str(&args_text) {
+            OAuthTool::Start => match flow::StartRequest::parse(&args_text) {
                 Ok(request) => flow::start(services, principal, request, &callback).await,
-                Err(e) => Err(OAuthError::Schema(e.to_string())),
+                Err(e) => Err(OAuthError::Schema(e)),
             },
             OAuthTool::Cancel => {
                 let state = args

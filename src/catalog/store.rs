@@ -44,7 +44,7 @@ impl ToolRow {
     pub fn annotations(&self) -> ToolAnnotations {
         self.annotations
             .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
+            .and_then(|text| ToolAnnotations::parse(text).ok())
             .unwrap_or_default()
     }
 
@@ -312,7 +312,12 @@ pub async fn tool_call(
     };
     Ok(Some(CallRow {
         input_schema: parse_json("tool input schema", row.input_schema.as_deref())?,
-        annotations: parse_json("tool annotations", row.annotations.as_deref())?
+        annotations: row
+            .annotations
+            .as_deref()
+            .map(ToolAnnotations::parse)
+            .transpose()
+            .map_err(|e| CatalogError::Corrupt(format!("tool annotations: {e}")))?
             .unwrap_or_default(),
         defs: parse_json("tool $defs", row.defs.as_deref())?.unwrap_or_default(),
         plugin_id: row.plugin_id,

@@ -197,7 +197,7 @@ impl KeySource for EdgeKeys {
                 response.status_code()
             ));
         }
-        response.json::<Jwks>().await.map_err(|e| e.to_string())
+        Jwks::parse(&response.text().await.map_err(|e| e.to_string())?)
     }
 
     async fn verify_rs256(

@@ -7,7 +7,7 @@
 //! Lengths ("characters") are counted in Unicode scalar values.
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::sandbox::{PauseRequest, RunResult};
@@ -18,7 +18,7 @@ pub const MAX_TEXT_CHARS: usize = 30_000;
 pub const MAX_FILE_TEXT_CHARS: usize = 64_000;
 
 /// A formatted run outcome (also what a settled execution row keeps, as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The text shown to the caller (`Error: …`, the result, `(no result)`, plus logs).
@@ -30,8 +30,26 @@ pub struct Envelope {
     /// MCP content blocks: the text alone, or the emitted items followed by an error/logs block.
     pub content: Vec<Value>,
     /// The run is waiting for a decision (`structured.status` is `waiting_for_interaction`).
-    #[serde(default)]
     pub paused: bool,
+}
+
+impl Envelope {
+    /// Reads a stored envelope (a settled execution's outcome).
+    pub fn parse(text: &str) -> Result<Envelope, String> {
+        const NAMES: &[&str] = &["text", "structured", "isError", "content", "paused"];
+        let f = crate::json_fields::Fields::parse(text, NAMES, false)?;
+        let content = match f.value("content")? {
+            Value::Array(items) => items,
+            _ => return Err("invalid type for field `content`: expected an array".into()),
+        };
+        Ok(Envelope {
+            text: f.string("text")?,
+            structured: f.value("structured")?,
+            is_error: f.bool("isError")?,
+            content,
+            paused: f.bool_or_false("paused")?,
+        })
+    }
 }
 
 /// What an approval gate asks for: nothing but the decision.
@@ -380,7 +398,7 @@ mod tests {
         );
         // Kept as a row's outcome and read back unchanged.
         let text = serde_json::to_string(&e).unwrap();
-        assert_eq!(serde_json::from_str::<Envelope>(&text).unwrap(), e);
+        assert_eq!(Envelope::parse(&text).unwrap(), e);
     }
 
     #[test]

@@ -105,21 +105,34 @@ impl ResumeAction {
 }
 
 /// The gated call of a paused row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Pending {
     seq: u32,
     path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     args: Option<Value>,
     address: String,
     message: String,
     /// The MCP session (browser mode) whose approval link answers this call; continuations
     /// inherit it. Kept inside the `pending` JSON, so it needs no column.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     session: Option<String>,
 }
 
 impl Pending {
+    fn parse(text: &str) -> Result<Pending, String> {
+        const NAMES: &[&str] = &["seq", "path", "args", "address", "message", "session"];
+        let f = crate::json_fields::Fields::parse(text, NAMES, false)?;
+        Ok(Pending {
+            seq: f.u32("seq")?,
+            path: f.string("path")?,
+            args: f.opt_value("args")?,
+            address: f.string("address")?,
+            message: f.string("message")?,
+            session: f.opt_string("session")?,
+        })
+    }
+
     fn request(&self) -> PauseRequest {
         PauseRequest {
             address: self.address.clone(),
@@ -408,22 +421,23 @@ async fn live_row(
 }
 
 fn pending_of(row: &ExecutionRow) -> Result<Pending, ExecuteError> {
-    decode(row.pending.as_deref(), "pending call")
+    decode(row.pending.as_deref(), "pending call", Pending::parse)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
+fn decode<T>(
     text: Option<&str>,
     what: &'static str,
+    parse: fn(&str) -> Result<T, String>,
 ) -> Result<T, ExecuteError> {
     let text = text.ok_or_else(|| StoreError::new("read execution", format!("no {what}")))?;
-    serde_json::from_str(text).map_err(|e| {
+    parse(text).map_err(|e| {
         ExecuteError::Store(StoreError::new("decode execution", format!("{what}: {e}")))
     })
 }
 
 /// The outcome a settled row answers.
 fn settled_outcome(row: &ExecutionRow) -> Result<Envelope, ExecuteError> {
-    decode(row.outcome.as_deref(), "outcome")
+    decode(row.outcome.as_deref(), "outcome", Envelope::parse)
 }
 
 /// Resumes the caller's paused execution `id` with `action` and formats what follows: the
@@ -473,14 +487,14 @@ pub async fn resume(
         .code
         .clone()
         .ok_or_else(|| StoreError::new("read execution", "no code"))?;
-    let mut journal: Journal = decode(row.journal.as_deref(), "journal")?;
+    let mut journal = decode(row.journal.as_deref(), "journal", Journal::parse)?;
 
     // The gated call's outcome: recorded before the replay, so it is produced at most once.
     // Audit entries of this resume: the decision (when this resume takes it), then the live
     // calls after the replay.
     let mut entries = Vec::new();
     let decision: Batch = match row.decision.as_deref() {
-        Some(text) => decode(Some(text), "decision")?,
+        Some(text) => decode(Some(text), "decision", Batch::parse)?,
         None => {
             let (reply, decided) = decide(services, principal, &pending, action, web_origin).await;
             entries = decided;

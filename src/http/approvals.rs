@@ -9,14 +9,14 @@
 //! continuations); anything else — including another principal's execution — is a 404 like an
 //! unknown id. Errors use the typed `/api` mapping, not upstream's `{"error": …}` bodies.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::router::{authenticate, execution_error, execution_response};
 use super::{Request, Response};
 use crate::app::App;
 use crate::executions::{self, waiting, ResumeAction};
+use crate::json_fields::Fields;
 
 /// Default page size of the open-approvals list.
 const DEFAULT_LIMIT: usize = 20;
@@ -99,13 +99,15 @@ async fn get(app: &App<'_>, request: &Request, sid: &str, eid: &str) -> Result<R
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApprovalBody {
-    action: ResumeAction,
-    /// Form content; approval gates ask for none. Must be an object when present.
-    #[serde(default)]
-    content: Option<Value>,
+/// `{action, content?}` and nothing else; form content (approval gates ask for none) must be an
+/// object when present.
+fn approval_body(text: &str) -> Result<ResumeAction, String> {
+    let f = Fields::parse(text, &["action", "content"], true)?;
+    let action = super::router::resume_action(&f)?;
+    match f.opt_value("content")? {
+        Some(content) if !content.is_object() => Err("`content` must be an object".into()),
+        _ => Ok(action),
+    }
 }
 
 async fn resume(
@@ -115,19 +117,16 @@ async fn resume(
     eid: &str,
 ) -> Result<Response, ApiError> {
     let principal = authenticate(app, request).await?;
-    let body: ApprovalBody = parse_json(&request.body).map_err(|_| invalid_body())?;
-    if body.content.as_ref().is_some_and(|c| !c.is_object()) {
-        return Err(invalid_body());
-    }
+    let action = parse_body(&request.body, approval_body).map_err(|_| invalid_body())?;
     check_sid(sid, eid)?;
     waiting::check_session(app.services, &principal, eid, sid)
         .await
         .map_err(|e| execution_error(e, eid))?;
     let origin = request.origin();
-    let envelope = executions::resume(app.services, &principal, eid, body.action, Some(&origin))
+    let envelope = executions::resume(app.services, &principal, eid, action, Some(&origin))
         .await
         .map_err(|e| execution_error(e, eid))?;
-    let (text, status) = match body.action {
+    let (text, status) = match action {
         ResumeAction::Accept => ("I've approved it", "approved"),
         ResumeAction::Decline => ("I've denied it", "denied"),
         ResumeAction::Cancel => ("I've canceled it", "canceled"),

@@ -112,17 +112,26 @@ impl From<ConfigError> for ApiError {
     }
 }
 
-/// Parses a JSON request body into `T`, answering a schema error on failure.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON request body with `parse` (a [`crate::json_fields`] reader), answering a
+/// schema error on failure.
+pub fn parse_body<T>(body: &[u8], parse: fn(&str) -> Result<T, String>) -> Result<T, ApiError> {
+    parse(body_text(body)?).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+/// Parses a JSON request body as a plain value (routes that walk it themselves).
+pub fn parse_value(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_str(body_text(body)?)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+/// The body as text: present and UTF-8. JSON is UTF-8 (RFC 8259 §8.1); the whole body is checked
+/// because the readers skip members they do not keep without decoding them, so invalid bytes
+/// inside an ignored member would otherwise pass as a valid (no-op) request.
+pub fn body_text(body: &[u8]) -> Result<&str, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("expected a JSON request body"));
     }
-    // JSON is UTF-8 (RFC 8259 §8.1). `from_slice` checks only the strings it keeps, so invalid
-    // bytes inside an ignored field would otherwise pass as a valid (no-op) request.
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("invalid request body: not UTF-8"))?;
-    serde_json::from_str(text)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+    std::str::from_utf8(body).map_err(|_| ApiError::bad_request("invalid request body: not UTF-8"))
 }
 
 #[cfg(test)]
@@ -132,14 +141,15 @@ mod tests {
 
     #[test]
     fn bodies_must_be_utf8_even_in_ignored_fields() {
-        #[derive(Debug, serde::Deserialize)]
-        struct Patch {
-            #[allow(dead_code)]
-            name: Option<String>,
+        fn patch(text: &str) -> Result<Option<String>, String> {
+            crate::json_fields::Fields::parse(text, &["name"], false)?.opt_string("name")
         }
-        let bad = parse_json::<Patch>(b"{\"other\":\"\xc3\x28\"}").unwrap_err();
+        let bad = parse_body(b"{\"other\":\"\xc3\x28\"}", patch).unwrap_err();
         assert_eq!(bad.into_response(0.0).status, 400);
-        assert!(parse_json::<Patch>(br#"{"other":"fine","name":"x"}"#).is_ok());
+        assert_eq!(
+            parse_body(br#"{"other":"fine","name":"x"}"#, patch).unwrap(),
+            Some("x".to_owned())
+        );
     }
 
     #[test]
@@ -181,14 +191,13 @@ mod tests {
 
     #[test]
     fn schema_errors_are_400_with_a_message() {
-        let e = parse_json::<serde_json::Value>(b"{nope")
-            .unwrap_err()
-            .into_response(0.0);
+        fn any(text: &str) -> Result<(), String> {
+            crate::json_fields::Fields::parse(text, &[], false).map(|_| ())
+        }
+        let e = parse_body(b"{nope", any).unwrap_err().into_response(0.0);
         assert_eq!(e.status, 400);
         assert_eq!(e.json_body().unwrap()["_tag"], "HttpApiSchemaError");
-        let e = parse_json::<serde_json::Value>(b"")
-            .unwrap_err()
-            .into_response(0.0);
+        let e = parse_body(b"", any).unwrap_err().into_response(0.0);
         assert_eq!(e.status, 400);
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::{Request, Response};
 use crate::app::App;
 use crate::plugins::google::store::{self, AddRequest, BundleUpdate};
@@ -45,7 +45,7 @@ async fn handle(
     let tenant = principal.tenant();
     match (method, segs) {
         ("POST", ["google", "bundles"]) => {
-            let body: AddRequest = parse_json(&request.body)?;
+            let body = parse_body(&request.body, AddRequest::parse)?;
             Ok(Response::json(
                 200,
                 &store::add(services, tenant, body).await?,
@@ -64,7 +64,7 @@ async fn handle(
             &store::get_config(services.sql, tenant, slug).await?,
         )),
         ("POST", ["google", "integrations", slug, "config"]) => {
-            let body: ConfigUpdate = parse_json(&request.body)?;
+            let body = parse_body(&request.body, ConfigUpdate::parse)?;
             let stored = store::set_config(services, tenant, slug, body).await?;
             Ok(Response::json(
                 200,
@@ -76,7 +76,7 @@ async fn handle(
             let body: BundleUpdate = if request.body.iter().all(u8::is_ascii_whitespace) {
                 BundleUpdate::default()
             } else {
-                parse_json(&request.body)?
+                parse_body(&request.body, BundleUpdate::parse)?
             };
             Ok(Response::json(
                 200,

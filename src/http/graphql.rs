@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::{Request, Response};
 use crate::app::App;
 use crate::plugins::graphql::store::{self, AddRequest, ConfigUpdate, GraphqlStoreError};
@@ -60,7 +60,7 @@ async fn handle(
     let tenant = principal.tenant();
     match (method, segs) {
         ("POST", ["graphql", "integrations"]) => {
-            let body: AddRequest = parse_json(&request.body)?;
+            let body = parse_body(&request.body, AddRequest::parse)?;
             Ok(Response::json(
                 200,
                 &store::add(services, tenant, body).await?,
@@ -75,7 +75,7 @@ async fn handle(
             &store::get_config(services.sql, tenant, slug).await?,
         )),
         ("POST", ["graphql", "integrations", slug, "config"]) => {
-            let body: ConfigUpdate = parse_json(&request.body)?;
+            let body = parse_body(&request.body, ConfigUpdate::parse)?;
             let stored = store::set_config(services, tenant, slug, body).await?;
             Ok(Response::json(
                 200,

@@ -2,9 +2,9 @@
 //! parse, authenticate, call [`crate::plugins::mcp_remote::store`], render. (Our own MCP
 //! endpoint is `/mcp`, outside `/api`; see `src/mcp/`.)
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_value, ApiError};
 use super::{Request, Response};
 use crate::app::App;
 use crate::integrations;
@@ -60,11 +60,11 @@ async fn handle(
     let tenant = principal.tenant();
     match (method, segs) {
         ("POST", ["mcp", "probe"]) => {
-            let body: Value = parse_json(&request.body)?;
+            let body = parse_value(&request.body)?;
             Ok(Response::json(200, &store::probe(services, &body).await?))
         }
         ("POST", ["mcp", "servers"]) => {
-            let body: Value = parse_json(&request.body)?;
+            let body = parse_value(&request.body)?;
             let slug = store::add(services, tenant, &body).await?;
             Ok(Response::json(200, &json!({ "slug": slug })))
         }
@@ -80,12 +80,12 @@ async fn handle(
             Ok(Response::json(200, &json!({ "removed": true })))
         }
         ("POST", ["mcp", "servers", slug, "config"]) => {
-            let body: Value = parse_json(&request.body)?;
+            let body = parse_value(&request.body)?;
             let config = store::set_config(services, tenant, slug, &body).await?;
             Ok(Response::json(200, &json!({ "config": config })))
         }
         ("POST", ["mcp", "servers", slug, "auth"]) => {
-            let body: Value = parse_json(&request.body)?;
+            let body = parse_value(&request.body)?;
             let methods = store::set_auth(services, tenant, slug, &body).await?;
             Ok(Response::json(
                 200,

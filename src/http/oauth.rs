@@ -2,12 +2,12 @@
 //! [`crate::oauth`], render. The callback answers `text/html` 200 whatever happened (the page
 //! reports the outcome to the console).
 
-use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::{Request, Response};
 use crate::app::App;
+use crate::json_fields::{string_member, Fields};
 use crate::oauth::{self, clients, flow, page, OAuthError};
 use crate::owner::Owner;
 
@@ -44,25 +44,23 @@ impl From<OAuthError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
-struct OwnerBody {
-    owner: Owner,
+/// `{owner}`.
+fn owner_body(text: &str) -> Result<Owner, String> {
+    Fields::parse(text, &["owner"], false)?.owner("owner")
 }
 
-#[derive(Deserialize)]
-struct CompleteBody {
-    state: String,
-    code: String,
+/// `{state, code}`.
+fn complete_body(text: &str) -> Result<(String, String), String> {
+    let f = Fields::parse(text, &["state", "code"], false)?;
+    Ok((f.string("state")?, f.string("code")?))
 }
 
-#[derive(Deserialize)]
-struct StateBody {
-    state: String,
+fn state_body(text: &str) -> Result<String, String> {
+    string_member(text, "state")
 }
 
-#[derive(Deserialize)]
-struct ProbeBody {
-    url: String,
+fn probe_body(text: &str) -> Result<String, String> {
+    string_member(text, "url")
 }
 
 /// Answers the OAuth routes; `None` when the path is not one of them.
@@ -112,30 +110,30 @@ async fn handle(
             clients::create(services, &principal, body, secret).await?
         }
         ("POST", ["oauth", "clients", "register-dynamic"]) => {
-            let body: clients::RegisterDynamic = parse_json(&request.body)?;
+            let body = parse_body(&request.body, clients::RegisterDynamic::parse)?;
             let redirect = callback_url(app, request);
             clients::register_dynamic(services, &principal, body, &redirect).await?
         }
         ("DELETE", ["oauth", "clients", slug]) => {
-            let body: OwnerBody = parse_json(&request.body)?;
-            clients::remove(services, &principal, body.owner, slug).await?
+            let owner = parse_body(&request.body, owner_body)?;
+            clients::remove(services, &principal, owner, slug).await?
         }
         ("POST", ["oauth", "start"]) => {
-            let body: flow::StartRequest = parse_json(&request.body)?;
+            let body = parse_body(&request.body, flow::StartRequest::parse)?;
             let redirect = callback_url(app, request);
             flow::start(services, &principal, body, &redirect).await?
         }
         ("POST", ["oauth", "complete"]) => {
-            let body: CompleteBody = parse_json(&request.body)?;
-            flow::complete(services, &principal, &body.state, &body.code).await?
+            let (state, code) = parse_body(&request.body, complete_body)?;
+            flow::complete(services, &principal, &state, &code).await?
         }
         ("POST", ["oauth", "cancel"]) => {
-            let body: StateBody = parse_json(&request.body)?;
-            flow::cancel(services, &principal, &body.state).await?
+            let state = parse_body(&request.body, state_body)?;
+            flow::cancel(services, &principal, &state).await?
         }
         ("POST", ["oauth", "probe"]) => {
-            let body: ProbeBody = parse_json(&request.body)?;
-            oauth::probe::probe(services, &body.url).await?
+            let url = parse_body(&request.body, probe_body)?;
+            oauth::probe::probe(services, &url).await?
         }
         ("GET", ["oauth", "callback"]) => return Ok(callback(app, request, &principal).await),
         _ => return Err(ApiError::RouteNotFound),

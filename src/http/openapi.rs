@@ -2,13 +2,13 @@
 //! §3.4.1): parse, authenticate, call [`crate::plugins::openapi::store`], render. Every route is
 //! protected (401 `text/plain` before anything else).
 
-use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::{Request, Response};
 use crate::app::App;
 use crate::integrations::detect;
+use crate::json_fields::string_member;
 use crate::logging;
 use crate::plugins::openapi::store::{
     self, AddRequest, ConfigUpdate, OpenApiStoreError, SpecUpdate,
@@ -54,14 +54,12 @@ fn spec_error(e: OpenApiError) -> ApiError {
     ApiError::tagged(400, e.tag(), json!({ "message": message }))
 }
 
-#[derive(Deserialize)]
-struct PreviewBody {
-    spec: String,
+fn preview_body(text: &str) -> Result<String, String> {
+    string_member(text, "spec")
 }
 
-#[derive(Deserialize)]
-struct DetectBody {
-    url: String,
+fn detect_body(text: &str) -> Result<String, String> {
+    string_member(text, "url")
 }
 
 /// Answers this group's routes; `None` when the path is not one of them.
@@ -97,14 +95,11 @@ async fn handle(
     let tenant = principal.tenant();
     match (method, segs) {
         ("POST", ["openapi", "preview"]) => {
-            let body: PreviewBody = parse_json(&request.body)?;
-            Ok(Response::json(
-                200,
-                &store::preview(services, body.spec).await?,
-            ))
+            let spec = parse_body(&request.body, preview_body)?;
+            Ok(Response::json(200, &store::preview(services, spec).await?))
         }
         ("POST", ["openapi", "specs"]) => {
-            let body: AddRequest = parse_json(&request.body)?;
+            let body = parse_body(&request.body, AddRequest::parse)?;
             Ok(Response::json(
                 200,
                 &store::add(services, tenant, body).await?,
@@ -123,7 +118,7 @@ async fn handle(
             &store::get_config(services.sql, tenant, slug).await?,
         )),
         ("POST", ["openapi", "integrations", slug, "config"]) => {
-            let body: ConfigUpdate = parse_json(&request.body)?;
+            let body = parse_body(&request.body, ConfigUpdate::parse)?;
             let stored = store::set_config(services, tenant, slug, body).await?;
             Ok(Response::json(
                 200,
@@ -135,7 +130,7 @@ async fn handle(
             let body: SpecUpdate = if request.body.iter().all(u8::is_ascii_whitespace) {
                 SpecUpdate::default()
             } else {
-                parse_json(&request.body)?
+                parse_body(&request.body, SpecUpdate::parse)?
             };
             Ok(Response::json(
                 200,
@@ -143,8 +138,8 @@ async fn handle(
             ))
         }
         ("POST", ["integrations", "detect"]) => {
-            let body: DetectBody = parse_json(&request.body)?;
-            let url = body.url.trim();
+            let url = parse_body(&request.body, detect_body)?;
+            let url = url.trim();
             if url.chars().count() > detect::MAX_URL_CHARS {
                 return Err(ApiError::bad_request(format!(
                     "`url` must be at most {} characters",

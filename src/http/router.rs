@@ -1,15 +1,15 @@
 //! `/api/*` and `/mcp` routing. Handlers are thin: authenticate, call a service, render. Unknown
 //! `/api` paths answer 404 with an empty body before any identity check (§1.3).
 
-use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{parse_json, ApiError};
+use super::error::{parse_body, ApiError};
 use super::{percent_decode, Request, Response};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::executions::{self, ExecuteError};
 use crate::integrations;
+use crate::json_fields::{unknown_variant, Fields};
 use crate::logging;
 
 /// Entry point for every request the Worker sees.
@@ -66,18 +66,24 @@ pub(crate) async fn authenticate(app: &App<'_>, request: &Request) -> Result<Pri
     })
 }
 
-#[derive(Deserialize)]
-struct ExecuteBody {
-    code: String,
+/// `{code}`.
+fn execute_body(text: &str) -> Result<String, String> {
+    Fields::parse(text, &["code"], false)?.string("code")
 }
 
-#[derive(Deserialize)]
-struct ResumeBody {
-    action: executions::ResumeAction,
-    /// Form content; approval gates ask for none, so it is accepted and not used.
-    #[serde(default)]
-    #[allow(dead_code)]
-    content: Option<serde_json::Value>,
+/// `{action, content?}`: form content is accepted (it must be JSON) and not used, since approval
+/// gates ask for none.
+fn resume_body(text: &str) -> Result<executions::ResumeAction, String> {
+    let f = Fields::parse(text, &["action", "content"], false)?;
+    f.opt_value("content")?;
+    resume_action(&f)
+}
+
+/// `action`: `accept` | `decline` | `cancel`.
+pub(super) fn resume_action(f: &Fields<'_>) -> Result<executions::ResumeAction, String> {
+    let action = f.string("action")?;
+    executions::ResumeAction::parse(&action)
+        .ok_or_else(|| unknown_variant("action", &action, &["accept", "decline", "cancel"]))
 }
 
 /// `{status: "completed", text, structured, isError}` or `{status: "paused", text, structured}`
@@ -203,7 +209,7 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         }
         ("PATCH", ["integrations", slug]) => {
             let principal = authenticate(app, request).await?;
-            let patch: integrations::IntegrationPatch = parse_json(&request.body)?;
+            let patch = parse_body(&request.body, integrations::IntegrationPatch::parse)?;
             let now = app.services.clock.now_ms() as i64;
             integrations::patch(app.services.sql, principal.tenant(), slug, &patch, now)
                 .await?
@@ -233,12 +239,11 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
 
         ("POST", ["executions"]) => {
             let principal = authenticate(app, request).await?;
-            let body: ExecuteBody = parse_json(&request.body)?;
+            let code = parse_body(&request.body, execute_body)?;
             let origin = request.origin();
-            let envelope =
-                executions::execute_at(app.services, &principal, &body.code, Some(&origin))
-                    .await
-                    .map_err(|e| execution_error(e, ""))?;
+            let envelope = executions::execute_at(app.services, &principal, &code, Some(&origin))
+                .await
+                .map_err(|e| execution_error(e, ""))?;
             Ok(execution_response(envelope))
         }
         ("GET", ["executions", id]) => {
@@ -253,12 +258,11 @@ async fn api(app: &App<'_>, request: &Request) -> Result<Response, ApiError> {
         }
         ("POST", ["executions", id, "resume"]) => {
             let principal = authenticate(app, request).await?;
-            let body: ResumeBody = parse_json(&request.body)?;
+            let action = parse_body(&request.body, resume_body)?;
             let origin = request.origin();
-            let envelope =
-                executions::resume(app.services, &principal, id, body.action, Some(&origin))
-                    .await
-                    .map_err(|e| execution_error(e, id))?;
+            let envelope = executions::resume(app.services, &principal, id, action, Some(&origin))
+                .await
+                .map_err(|e| execution_error(e, id))?;
             Ok(execution_response(envelope))
         }
         // Development only (refused unless dev auth is on): the storage adapter contract against

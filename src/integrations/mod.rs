@@ -75,7 +75,7 @@ fn auth_methods(plugin_id: &str, config: Option<&Value>) -> Vec<Value> {
     let Some(templates) = config.and_then(|c| c.get("authenticationTemplate")) else {
         return Vec::new();
     };
-    match serde_json::from_value::<Vec<AuthTemplate>>(templates.clone()) {
+    match AuthTemplate::parse_list(&templates.to_string()) {
         Ok(templates) => auth_method_descriptors(&templates)
             .iter()
             .filter_map(|d| serde_json::to_value(d).ok())
@@ -153,10 +153,21 @@ pub async fn get(
 }
 
 /// The fields `PATCH /api/integrations/:slug` may change (absent = unchanged).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct IntegrationPatch {
     pub name: Option<String>,
     pub description: Option<String>,
+}
+
+impl IntegrationPatch {
+    /// Reads `{name?, description?}` (`null` = unchanged).
+    pub fn parse(text: &str) -> Result<IntegrationPatch, String> {
+        let f = crate::json_fields::Fields::parse(text, &["name", "description"], false)?;
+        Ok(IntegrationPatch {
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+        })
+    }
 }
 
 /// Applies a patch to a stored integration (the static `executor` entry has no row) and

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
-    InitializeResult, ProtocolVersion, ServerCapabilities, Tool, ToolsCapability,
+    CallToolResult, ContentBlock, Implementation, InitializeRequestParams, InitializeResult,
+    ProtocolVersion, ServerCapabilities, Tool, ToolsCapability,
 };
 use serde_json::{json, Map, Value};
 
@@ -234,7 +234,7 @@ impl Dispatch<'_> {
     }
 
     async fn call_tool(&self, params: Value) -> Value {
-        let params: CallToolRequestParams = match serde_json::from_value(params) {
+        let (name, arguments) = match call_params(&params) {
             Ok(p) => p,
             Err(e) => {
                 return tool_error(format!(
@@ -242,13 +242,12 @@ impl Dispatch<'_> {
                 ))
             }
         };
-        let arguments = params.arguments.unwrap_or_default();
         if self.mode == super::ElicitationMode::Browser {
-            if let Some(result) = super::browser::call_tool(self, &params.name, &arguments).await {
+            if let Some(result) = super::browser::call_tool(self, &name, &arguments).await {
                 return result;
             }
         }
-        match params.name.as_ref() {
+        match name.as_str() {
             "execute" => self.execute(&arguments).await,
             "resume" => self.resume(&arguments).await,
             other => tool_error(format!(
@@ -352,6 +351,35 @@ pub(super) fn internal_result(tool: &str, cause: &ExecuteError) -> Value {
     })
 }
 
+/// The tool name and arguments of `tools/call` params, checked as the MCP schema types them
+/// (`CallToolRequestParams`: `name` a string; `_meta`, `arguments`, `inputResponses` objects and
+/// `requestState` a string when present and not `null`), read by hand to spare the Worker a
+/// derived deserializer.
+fn call_params(params: &Value) -> Result<(String, Map<String, Value>), String> {
+    let Value::Object(map) = params else {
+        return Err("invalid type: expected struct CallToolRequestParams".into());
+    };
+    for key in ["_meta", "inputResponses"] {
+        if !matches!(map.get(key), None | Some(Value::Null | Value::Object(_))) {
+            return Err(format!(
+                "invalid type for field `{key}`: expected an object"
+            ));
+        }
+    }
+    if !matches!(
+        map.get("requestState"),
+        None | Some(Value::Null | Value::String(_))
+    ) {
+        return Err("invalid type for field `requestState`: expected a string".into());
+    }
+    let arguments = match map.get("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(arguments)) => arguments.clone(),
+        Some(_) => return Err("invalid type for field `arguments`: expected an object".into()),
+    };
+    Ok((crate::json_fields::map_string(map, "name")?, arguments))
+}
+
 /// Reads the requested protocol version of an `initialize` request.
 pub fn requested_version(message: &Value) -> Result<String, String> {
     let params = message.get("params").cloned().unwrap_or(Value::Null);
@@ -364,6 +392,32 @@ pub fn requested_version(message: &Value) -> Result<String, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn call_params_follow_the_schema_types() {
+        let (name, args) =
+            call_params(&json!({"name": "execute", "arguments": {"code": "1"}, "_meta": null}))
+                .unwrap();
+        assert_eq!(
+            (name.as_str(), args["code"].as_str()),
+            ("execute", Some("1"))
+        );
+        assert!(call_params(&json!({"name": "execute"}))
+            .unwrap()
+            .1
+            .is_empty());
+        for bad in [
+            json!(null),
+            json!({}),
+            json!({"name": 1}),
+            json!({"name": "execute", "arguments": [1]}),
+            json!({"name": "execute", "_meta": 1}),
+            json!({"name": "execute", "inputResponses": "x"}),
+            json!({"name": "execute", "requestState": 1}),
+        ] {
+            assert!(call_params(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn negotiates_known_versions_and_falls_back_to_latest() {

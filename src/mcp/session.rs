@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::internal_headers as h;
@@ -31,7 +31,7 @@ use crate::store::KeyValue;
 pub const META_KEY: &str = "session-meta";
 
 /// What a session remembers between requests (and isolates).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionMeta {
     pub session_id: String,
@@ -44,8 +44,39 @@ pub struct SessionMeta {
     pub protocol_version: String,
     pub created_at_ms: f64,
     /// The client's `capabilities.elicitation` from `initialize` (native mode asks only then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_elicitation: Option<Value>,
+}
+
+impl SessionMeta {
+    /// Reads the stored metadata.
+    pub fn parse(text: &str) -> Result<SessionMeta, String> {
+        const NAMES: &[&str] = &[
+            "sessionId",
+            "accountId",
+            "organizationId",
+            "email",
+            "name",
+            "elicitationMode",
+            "webOrigin",
+            "protocolVersion",
+            "createdAtMs",
+            "clientElicitation",
+        ];
+        let f = crate::json_fields::Fields::parse(text, NAMES, false)?;
+        Ok(SessionMeta {
+            session_id: f.string("sessionId")?,
+            account_id: f.string("accountId")?,
+            organization_id: f.string("organizationId")?,
+            email: f.string("email")?,
+            name: f.opt_string("name")?,
+            elicitation_mode: f.string("elicitationMode")?,
+            web_origin: f.string("webOrigin")?,
+            protocol_version: f.string("protocolVersion")?,
+            created_at_ms: f.f64("createdAtMs")?,
+            client_elicitation: f.opt_value("clientElicitation")?,
+        })
+    }
 }
 
 /// The session object: its storage, services, and an in-memory copy of the meta so a warm
@@ -85,7 +116,7 @@ impl SessionObject<'_> {
             .await
             .map_err(|e| e.to_string())?;
         let meta = match stored {
-            Some(v) => Some(serde_json::from_value::<SessionMeta>(v).map_err(|e| e.to_string())?),
+            Some(v) => Some(SessionMeta::parse(&v.to_string())?),
             None => None,
         };
         self.cached_meta.replace(meta.clone());

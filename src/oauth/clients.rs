@@ -3,7 +3,7 @@
 //! `org` or `user`; its secret is sealed into the `encrypted` provider in the client's own
 //! partition and never returned.
 
-use serde::Deserialize;
+use crate::json_fields::Fields;
 use serde_json::{json, Map, Value};
 
 use super::store::{self, ClientRow};
@@ -20,18 +20,40 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// `POST /oauth/clients` without its secret (taken out before deserialising, so no parse error
 /// can ever quote it).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct CreateClient {
     pub owner: Owner,
     pub slug: String,
-    #[serde(default)]
     pub authorization_url: String,
     pub token_url: String,
     pub grant: String,
     pub client_id: String,
-    #[serde(default)]
     pub resource: Option<String>,
+}
+
+impl CreateClient {
+    /// Reads the JSON object text of a create request (without `clientSecret`).
+    pub fn parse(text: &str) -> Result<CreateClient, String> {
+        const NAMES: &[&str] = &[
+            "owner",
+            "slug",
+            "authorizationUrl",
+            "tokenUrl",
+            "grant",
+            "clientId",
+            "resource",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(CreateClient {
+            owner: f.owner("owner")?,
+            slug: f.string("slug")?,
+            authorization_url: f.string_or_empty("authorizationUrl")?,
+            token_url: f.string("tokenUrl")?,
+            grant: f.string("grant")?,
+            client_id: f.string("clientId")?,
+            resource: f.opt_string("resource")?,
+        })
+    }
 }
 
 /// Parses a create body: the fields, and the secret (`None` for a public client).
@@ -45,7 +67,7 @@ pub fn parse_create(body: &[u8]) -> Result<(CreateClient, Option<SecretValue>), 
         Some(_) => return Err(OAuthError::Schema("`clientSecret` must be a string".into())),
     };
     // Through text, so the one `from_str` instantiation also serves the built-in tool.
-    let request = serde_json::from_str(&Value::Object(value).to_string())
+    let request = CreateClient::parse(&Value::Object(value).to_string())
         .map_err(|e| OAuthError::Schema(format!("invalid request body: {e}")))?;
     Ok((request, secret))
 }
@@ -200,26 +222,53 @@ pub async fn remove(
 }
 
 /// `POST /oauth/clients/register-dynamic`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct RegisterDynamic {
     pub owner: Owner,
     pub slug: String,
     pub registration_endpoint: String,
     pub authorization_url: String,
     pub token_url: String,
-    #[serde(default)]
     pub resource: Option<String>,
-    #[serde(default)]
     pub scopes: Vec<String>,
-    #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
-    #[serde(default)]
     pub client_name: Option<String>,
-    #[serde(default)]
     pub redirect_uri: Option<String>,
-    #[serde(default)]
     pub origin_integration: Option<String>,
+}
+
+impl RegisterDynamic {
+    /// Reads the JSON object text of a registration request.
+    pub fn parse(text: &str) -> Result<RegisterDynamic, String> {
+        const NAMES: &[&str] = &[
+            "owner",
+            "slug",
+            "registrationEndpoint",
+            "authorizationUrl",
+            "tokenUrl",
+            "resource",
+            "scopes",
+            "tokenEndpointAuthMethodsSupported",
+            "clientName",
+            "redirectUri",
+            "originIntegration",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(RegisterDynamic {
+            owner: f.owner("owner")?,
+            slug: f.string("slug")?,
+            registration_endpoint: f.string("registrationEndpoint")?,
+            authorization_url: f.string("authorizationUrl")?,
+            token_url: f.string("tokenUrl")?,
+            resource: f.opt_string("resource")?,
+            scopes: f.strings_or_empty("scopes")?,
+            token_endpoint_auth_methods_supported: f
+                .opt_strings("tokenEndpointAuthMethodsSupported")?,
+            client_name: f.opt_string("clientName")?,
+            redirect_uri: f.opt_string("redirectUri")?,
+            origin_integration: f.opt_string("originIntegration")?,
+        })
+    }
 }
 
 /// RFC 7591 registration, then the client is stored like a created one (grant authorization

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use crate::json_fields::Fields;
 use serde_json::{json, Value};
 
 use super::clients::{self, LoadedClient, GRANT_CLIENT_CREDENTIALS, GRANT_CODE};
@@ -18,8 +18,7 @@ use crate::providers::encrypted;
 use crate::store::Statement;
 
 /// `POST /oauth/start`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 pub struct StartRequest {
     pub client: String,
     pub client_owner: Owner,
@@ -27,20 +26,54 @@ pub struct StartRequest {
     pub name: String,
     pub integration: String,
     pub template: String,
-    #[serde(default)]
     pub identity_label: Option<String>,
-    #[serde(default)]
     pub redirect_uri: Option<String>,
 }
 
+impl StartRequest {
+    /// Reads the JSON object text of a start request.
+    pub fn parse(text: &str) -> Result<StartRequest, String> {
+        const NAMES: &[&str] = &[
+            "client",
+            "clientOwner",
+            "owner",
+            "name",
+            "integration",
+            "template",
+            "identityLabel",
+            "redirectUri",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(StartRequest {
+            client: f.string("client")?,
+            client_owner: f.owner("clientOwner")?,
+            owner: f.owner("owner")?,
+            name: f.string("name")?,
+            integration: f.string("integration")?,
+            template: f.string("template")?,
+            identity_label: f.opt_string("identityLabel")?,
+            redirect_uri: f.opt_string("redirectUri")?,
+        })
+    }
+}
+
 /// What the session row's `payload` records.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug)]
 struct Payload {
     owner: Owner,
     client_owner: Owner,
-    #[serde(default)]
     requested_scopes: Vec<String>,
+}
+
+impl Payload {
+    fn parse(text: &str) -> Result<Payload, String> {
+        let f = Fields::parse(text, &["owner", "clientOwner", "requestedScopes"], false)?;
+        Ok(Payload {
+            owner: f.owner("owner")?,
+            client_owner: f.owner("clientOwner")?,
+            requested_scopes: f.strings_or_empty("requestedScopes")?,
+        })
+    }
 }
 
 /// The access-token item id of a connection; the refresh token's is this plus `:refresh`.
@@ -260,7 +293,7 @@ pub async fn complete(
     if session.expires_at < now {
         return Err(not_found());
     }
-    let payload: Payload = serde_json::from_str(&session.payload)
+    let payload = Payload::parse(&session.payload)
         .map_err(|_| restart("The OAuth session is damaged; start again."))?;
     let partition = Partition {
         tenant: tenant.into(),

@@ -21,11 +21,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::HostReply;
+use crate::json_fields::Fields;
 
 /// Recorded text (paths, arguments, outcomes) a run may accumulate before its journal is dropped.
 /// Keeps the paused execution row well below D1's 2 MB row limit.
@@ -35,7 +36,7 @@ pub const MAX_JOURNAL_BYTES: usize = 1024 * 1024;
 const CALL_OVERHEAD_BYTES: usize = 48;
 
 /// Everything a replay needs besides the code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Journal {
     /// Seed of the run's `Math.random` generator.
     pub seed: [u32; 4],
@@ -46,6 +47,33 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Reads a stored journal.
+    pub fn parse(text: &str) -> Result<Journal, String> {
+        let f = Fields::parse(text, &["seed", "start", "batches"], false)?;
+        let seed = match f.value("seed")? {
+            Value::Array(words) if words.len() == 4 => {
+                let mut seed = [0u32; 4];
+                for (slot, word) in seed.iter_mut().zip(&words) {
+                    *slot = word
+                        .as_u64()
+                        .and_then(|w| u32::try_from(w).ok())
+                        .ok_or("invalid type for field `seed`: expected 4 integers")?;
+                }
+                seed
+            }
+            _ => return Err("invalid type for field `seed`: expected 4 integers".into()),
+        };
+        Ok(Journal {
+            seed,
+            start: f.f64("start")?,
+            batches: f
+                .raw_items("batches")?
+                .into_iter()
+                .map(|b| Batch::parse(b.get()))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
     /// A new journal for a fresh run starting at `now_ms`, with a random seed.
     pub fn fresh(now_ms: f64) -> Journal {
         let bytes = crate::ids::random_bytes::<16>();
@@ -76,31 +104,58 @@ impl Journal {
 }
 
 /// Outcomes delivered to the script together, and the clock from then on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Batch {
     /// `Date.now()` from this batch on (epoch milliseconds).
     pub at: f64,
     pub calls: Vec<Settled>,
 }
 
+impl Batch {
+    /// Reads a stored batch (a journal's, or a recorded decision).
+    pub fn parse(text: &str) -> Result<Batch, String> {
+        let f = Fields::parse(text, &["at", "calls"], false)?;
+        Ok(Batch {
+            at: f.f64("at")?,
+            calls: f
+                .raw_items("calls")?
+                .into_iter()
+                .map(|c| Settled::parse(c.get()))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 /// One settled tool call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settled {
     /// The call's number (1 = the script's first tool call).
     pub seq: u32,
     /// The sandbox path (`petstore.org.main.pets.getPet` for `tools.petstore.org.main.pets.getPet`).
     pub path: String,
     /// The first argument as JSON; absent when it was `undefined`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
     pub reply: Recorded,
 }
 
 impl Settled {
+    fn parse(text: &str) -> Result<Settled, String> {
+        let f = Fields::parse(text, &["seq", "path", "args", "reply"], false)?;
+        // A present `args` is `Some`, even when it is `null` (`tools.x(null)` is not `tools.x()`).
+        let args = match f.raw("args") {
+            Some(_) => Some(f.value("args")?),
+            None => None,
+        };
+        let reply = f.raw("reply").ok_or("missing field `reply`")?;
+        Ok(Settled {
+            seq: f.u32("seq")?,
+            path: f.string("path")?,
+            args,
+            reply: Recorded::parse(reply.get())?,
+        })
+    }
+
     pub(super) fn recorded_bytes(&self) -> usize {
         let args = self.args.as_ref().map(|a| a.to_string().len()).unwrap_or(0);
         let reply = match &self.reply {
@@ -111,13 +166,8 @@ impl Settled {
     }
 }
 
-/// A present field is `Some`, even when it is `null` (`tools.x(null)` is not `tools.x()`).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
-}
-
 /// How a call settled: its promise resolved with this JSON, or rejected with this message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Recorded {
     Ok(Box<RawValue>),
@@ -125,6 +175,18 @@ pub enum Recorded {
 }
 
 impl Recorded {
+    /// Reads `{"ok": <JSON>}` or `{"err": "<message>"}`.
+    fn parse(text: &str) -> Result<Recorded, String> {
+        let f = Fields::parse(text, &["ok", "err"], true)?;
+        match (f.raw("ok"), f.raw("err")) {
+            (Some(raw), None) => RawValue::from_string(raw.get().to_owned())
+                .map(Recorded::Ok)
+                .map_err(|e| e.to_string()),
+            (None, Some(_)) => f.string("err").map(Recorded::Err),
+            _ => Err("`reply` must have exactly one of `ok` or `err`".into()),
+        }
+    }
+
     /// A host reply as the journal keeps it. JSON text a host promised to be valid is checked
     /// here, so that what is recorded is exactly what the script is given.
     pub fn from_reply(reply: HostReply) -> Recorded {
@@ -233,7 +295,7 @@ mod tests {
         };
         let text = serde_json::to_string(&journal).unwrap();
         assert!(text.contains(r#""reply":{"ok":{"z":1,"a":2}}"#), "{text}");
-        let back: Journal = serde_json::from_str(&text).unwrap();
+        let back = Journal::parse(&text).unwrap();
         assert_eq!(back.seed, journal.seed);
         assert_eq!(back.batches[0].calls[0].args, Some(Value::Null));
         assert_eq!(back.batches[0].calls[1].args, None);

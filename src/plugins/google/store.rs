@@ -12,24 +12,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::json_fields::Fields;
 use serde_json::Value;
 
 use super::discovery::{self, MAX_DOCUMENT_BYTES};
 use crate::app::Services;
 use crate::auth::Principal;
+use crate::integrations;
 use crate::integrations::config as config_rewrite;
 use crate::integrations::detect::{slugify, Confidence, Detection};
-use crate::integrations::{self, RemoveOutcome};
 use crate::logging;
 use crate::net::http::{guarded_fetch, FetchError, OutboundRequest};
 use crate::plugins::openapi::store::{
-    custom_slug, discard_generation_as, merge, ops_collection, parse_inputs, valid_slug,
-    write_generation_as, Added, ConfigUpdate, IntegrationView, MergeMode, OpenApiConfig,
-    OpenApiStoreError, SpecUpdated, MAX_SLUG_CHARS,
+    custom_slug, discard_generation_as, generation_names, merge, ops_collection, parse_inputs,
+    plugin_row, remove_as, valid_slug, write_generation_as, Added, ConfigUpdate, IntegrationRow,
+    IntegrationView, MergeMode, OpenApiConfig, OpenApiStoreError, SpecUpdated, MAX_SLUG_CHARS,
 };
 use crate::plugins::openapi::{parse, AuthTemplate, OpenApiError};
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{Sql, Statement, StoreError};
 
 /// `plugin_id` (and integration `kind`) of Google bundles.
 pub const PLUGIN_ID: &str = "google";
@@ -46,35 +48,62 @@ const FETCH_PREFIX: &str = "Failed to fetch Google Discovery document";
 
 /// `POST /google/bundles`. `documents` (inline Discovery documents, as JSON objects or JSON text)
 /// is our extension; upstream takes URLs only.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct AddRequest {
-    #[serde(default)]
     pub urls: Option<Vec<String>>,
-    #[serde(default)]
     pub documents: Option<Vec<Value>>,
-    #[serde(default)]
     pub slug: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub base_url: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "urls",
+            "documents",
+            "slug",
+            "name",
+            "description",
+            "baseUrl",
+            "headers",
+            "queryParams",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            urls: f.opt_strings("urls")?,
+            documents: f.opt_array("documents")?,
+            slug: f.opt_string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+        })
+    }
 }
 
 /// `POST /google/integrations/:slug/bundle`: new URLs and/or documents; neither ⇒ re-fetch the
 /// stored URLs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct BundleUpdate {
-    #[serde(default)]
     pub urls: Option<Vec<String>>,
-    #[serde(default)]
     pub documents: Option<Vec<Value>>,
+}
+
+impl BundleUpdate {
+    /// Reads `{urls?, documents?}`.
+    pub fn parse(text: &str) -> Result<BundleUpdate, String> {
+        let f = Fields::parse(text, &["urls", "documents"], false)?;
+        Ok(BundleUpdate {
+            urls: f.opt_strings("urls")?,
+            documents: f.opt_array("documents")?,
+        })
+    }
 }
 
 /// `GET /google/integrations/:slug/config`.
@@ -188,33 +217,16 @@ async fn build_bundle(
 // ---------------------------------------------------------------------------------------------
 // Reads
 
-#[derive(Debug, Deserialize)]
-struct IntegrationRow {
-    plugin_id: String,
-    description: Option<String>,
-    config: Option<String>,
-    can_remove: i64,
-    can_refresh: i64,
-}
-
-const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \
-     FROM integration WHERE tenant = ?1 AND slug = ?2";
-
 async fn google_row(
     sql: &dyn Sql,
     tenant: &str,
     slug: &str,
 ) -> Result<Option<IntegrationRow>, StoreError> {
-    let rows: Vec<IntegrationRow> = decode_rows(
-        sql.query(Statement::new(ROW_SQL, vec![tenant.into(), slug.into()]))
-            .await?,
-    )?;
-    Ok(rows.into_iter().find(|r| r.plugin_id == PLUGIN_ID))
+    plugin_row(sql, PLUGIN_ID, tenant, slug).await
 }
 
 /// A stored config: its OpenAPI part and the Discovery URLs. Read and written as text with the
-/// OpenAPI config's own (de)serialisers — no second serde instantiation of the config types in
-/// the Worker.
+/// OpenAPI config's own reader and serialiser — no second copy of the config code in the Worker.
 struct Stored {
     config: OpenApiConfig,
     urls: Vec<String>,
@@ -226,10 +238,9 @@ fn read_config(slug: &str, row: &IntegrationRow) -> Result<Stored, OpenApiStoreE
 
 fn text_stored(slug: &str, text: Option<&str>) -> Result<Stored, OpenApiStoreError> {
     let text = text.unwrap_or("{}");
-    let broken =
-        |e: serde_json::Error| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
+    let broken = |e: String| OpenApiStoreError::Internal(format!("config of {slug}: {e}"));
     let config = OpenApiConfig::parse(text).map_err(broken)?;
-    let value: Value = serde_json::from_str(text).map_err(broken)?;
+    let value: Value = serde_json::from_str(text).map_err(|e| broken(e.to_string()))?;
     let urls = value
         .get("googleDiscoveryUrls")
         .and_then(Value::as_array)
@@ -482,26 +493,6 @@ pub async fn set_config(
     Ok(stored.unwrap_or_default())
 }
 
-const GENERATION_KEYS_SQL: &str = "SELECT key FROM plugin_storage WHERE tenant = ?1 \
-     AND owner = 'org' AND subject = '' AND plugin_id = 'google' AND collection = ?2";
-
-async fn generation_names(
-    sql: &dyn Sql,
-    tenant: &str,
-    collection: String,
-) -> Result<BTreeSet<String>, StoreError> {
-    let rows = sql
-        .query(Statement::new(
-            GENERATION_KEYS_SQL,
-            vec![tenant.into(), collection.into()],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.get("key").and_then(Value::as_str).map(str::to_owned))
-        .collect())
-}
-
 /// `POST /google/integrations/:slug/bundle`: rebuilds from new URLs/documents, or re-fetches the
 /// stored URLs; flips to the new generation, re-produces the caller's visible connections (the
 /// others follow through `config_revised_at`) and deletes the old generation. The declared
@@ -582,7 +573,15 @@ pub async fn update_bundle(
         }
     };
     let old_names = match &old_generation {
-        Some(old) => generation_names(services.sql, tenant, ops_collection(slug, old)).await?,
+        Some(old) => {
+            generation_names(
+                services.sql,
+                PLUGIN_ID,
+                tenant,
+                Some(ops_collection(slug, old)),
+            )
+            .await?
+        }
         None => BTreeSet::new(),
     };
     if let Err(e) =
@@ -619,15 +618,7 @@ pub async fn remove(
     principal: &Principal,
     slug: &str,
 ) -> Result<(), OpenApiStoreError> {
-    if google_row(sql, principal.tenant(), slug).await?.is_none() {
-        return Ok(());
-    }
-    match integrations::remove(sql, principal.tenant(), principal.subject(), slug).await? {
-        RemoveOutcome::Removed => Ok(()),
-        RemoveOutcome::NotAllowed => Err(OpenApiStoreError::RemovalNotAllowed {
-            slug: slug.to_owned(),
-        }),
-    }
+    remove_as(sql, PLUGIN_ID, principal, slug).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::json_fields::Fields;
+use crate::plugins::openapi::AuthTemplate;
 use serde_json::{json, Map, Value};
 
 use super::schema::GraphqlBinding;
@@ -52,6 +55,35 @@ impl GraphqlAuth {
             GraphqlAuth::OAuth2(t) => &t.slug,
             GraphqlAuth::None(t) => &t.slug,
         }
+    }
+
+    /// Reads one stored method (`kind` selects the shape; other members are ignored).
+    pub fn parse(text: &str) -> Result<GraphqlAuth, String> {
+        let f = Fields::parse(text, &["kind", "slug", "header", "prefix"], false)?;
+        if f.string("kind")? == "oauth2" {
+            return Ok(GraphqlAuth::OAuth2(GraphqlOAuth2 {
+                slug: f.string("slug")?,
+                header: f.opt_string("header")?,
+                prefix: f.opt_string("prefix")?,
+            }));
+        }
+        Ok(match AuthTemplate::parse(text)? {
+            AuthTemplate::ApiKey(t) => GraphqlAuth::ApiKey(t),
+            AuthTemplate::None(t) => GraphqlAuth::None(t),
+            AuthTemplate::OAuth2(t) => GraphqlAuth::OAuth2(GraphqlOAuth2 {
+                slug: t.slug,
+                header: None,
+                prefix: None,
+            }),
+        })
+    }
+
+    /// Reads a stored list of methods.
+    pub fn parse_list(text: &str) -> Result<Vec<GraphqlAuth>, String> {
+        crate::json_fields::raw_array(text)?
+            .into_iter()
+            .map(|t| GraphqlAuth::parse(t.get()))
+            .collect()
     }
 
     pub fn set_slug(&mut self, slug: String) {

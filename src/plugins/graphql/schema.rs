@@ -182,6 +182,20 @@ pub struct GraphqlBinding {
     pub args: Vec<String>,
 }
 
+impl GraphqlBinding {
+    /// Reads a stored binding.
+    pub fn parse(text: &str) -> Result<GraphqlBinding, String> {
+        let f =
+            crate::json_fields::Fields::parse(text, &["kind", "field", "document", "args"], false)?;
+        Ok(GraphqlBinding {
+            kind: f.string("kind")?,
+            field: f.string("field")?,
+            document: f.string("document")?,
+            args: f.strings("args")?,
+        })
+    }
+}
+
 /// One derived tool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphqlTool {

@@ -16,6 +16,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::json_fields::Fields;
 use serde_json::{json, Map, Value};
 
 use super::invoke::{self as gql_invoke, GraphqlAuth, GraphqlCall, GraphqlOAuth2};
@@ -44,29 +46,52 @@ pub const INTROSPECTION_TIMEOUT_MS: u64 = 30_000;
 const STATEMENT_PAYLOAD_BYTES: usize = 256 * 1024;
 
 /// The `config` JSON of a GraphQL integration row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlConfig {
     pub endpoint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub authentication_template: Vec<GraphqlAuth>,
     /// The current generation of `op:`/`defs:` rows (none until introspected).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
     /// R2 key of a supplied introspection result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_key: Option<String>,
 }
 
 impl GraphqlConfig {
-    pub fn parse(text: &str) -> Result<GraphqlConfig, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Reads a stored config.
+    pub fn parse(text: &str) -> Result<GraphqlConfig, String> {
+        const NAMES: &[&str] = &[
+            "endpoint",
+            "name",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+            "generation",
+            "snapshotKey",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let authentication_template = match f.raw("authenticationTemplate") {
+            None => Vec::new(),
+            Some(raw) => GraphqlAuth::parse_list(raw.get())
+                .map_err(|e| format!("field `authenticationTemplate`: {e}"))?,
+        };
+        Ok(GraphqlConfig {
+            endpoint: f.string("endpoint")?,
+            name: f.opt_string("name")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template,
+            generation: f.opt_string("generation")?,
+            snapshot_key: f.opt_string("snapshotKey")?,
+        })
     }
 
     pub fn to_json(&self) -> String {
@@ -220,24 +245,43 @@ pub fn merge_auth(
 // Add
 
 /// `POST /graphql/integrations`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AddRequest {
     pub endpoint: String,
-    #[serde(default)]
     pub slug: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub introspection_json: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub authentication_template: Option<Value>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "endpoint",
+            "slug",
+            "name",
+            "description",
+            "introspectionJson",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            endpoint: f.string("endpoint")?,
+            slug: f.opt_string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            introspection_json: f.opt_string("introspectionJson")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template: f.opt_value("authenticationTemplate")?,
+        })
+    }
 }
 
 /// `{slug, name}`.
@@ -577,14 +621,8 @@ pub async fn get_config(
     }))
 }
 
-/// `POST /graphql/integrations/:slug/config` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfigUpdate {
-    pub authentication_template: Value,
-    #[serde(default)]
-    pub mode: Option<String>,
-}
+/// `POST /graphql/integrations/:slug/config` body: the same shape as OpenAPI's.
+pub use crate::plugins::openapi::store::ConfigUpdate;
 
 const SWAP_CONFIG_SQL: &str = "UPDATE integration SET config = ?3, config_revised_at = ?4, \
      updated_at = ?4 WHERE tenant = ?1 AND slug = ?2 AND plugin_id = 'graphql' AND config IS ?5";
@@ -810,7 +848,7 @@ pub fn auth_method_values(config: Option<&Value>) -> Vec<Value> {
     let Some(templates) = config.and_then(|c| c.get("authenticationTemplate")) else {
         return Vec::new();
     };
-    let Ok(templates) = serde_json::from_value::<Vec<GraphqlAuth>>(templates.clone()) else {
+    let Ok(templates) = GraphqlAuth::parse_list(&templates.to_string()) else {
         return Vec::new();
     };
     templates

@@ -110,8 +110,7 @@ impl Remote {
         };
         let auth = config
             .get("authenticationTemplate")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
+            .and_then(|v| GraphqlAuth::parse_list(&v.to_string()).ok())
             .unwrap_or_default();
         Some(Remote {
             endpoint,
@@ -245,8 +244,9 @@ fn normalise_config(body: &Value) -> Result<Value, McpStoreError> {
     }
     let mut methods = merge_auth(Vec::new(), inputs, MergeMode::Replace);
     if methods.is_empty() {
-        methods =
-            serde_json::from_value(json!([{"slug": "none", "kind": "none"}])).unwrap_or_default();
+        methods = vec![GraphqlAuth::None(crate::plugins::openapi::NoneTemplate {
+            slug: "none".into(),
+        })];
     }
     config["authenticationTemplate"] =
         serde_json::to_value(&methods).map_err(|e| McpStoreError::Internal(e.to_string()))?;

@@ -4,6 +4,8 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::json_fields::Fields;
+
 use super::document::OpenApiDocument;
 use super::raw::{self, RawObject};
 use super::tools::parse_servers;
@@ -204,7 +206,67 @@ pub struct NoneTemplate {
     pub slug: String,
 }
 
+impl Placement {
+    /// Reads a stored placement `{carrier, name, prefix?, variable?, literal?}`.
+    pub fn parse(text: &str) -> Result<Placement, String> {
+        const NAMES: &[&str] = &["carrier", "name", "prefix", "variable", "literal"];
+        let f = Fields::parse(text, NAMES, false)?;
+        let carrier = match f.variant("carrier", &["header", "query"])? {
+            0 => Carrier::Header,
+            _ => Carrier::Query,
+        };
+        Ok(Placement {
+            carrier,
+            name: f.string("name")?,
+            prefix: f.string_or_empty("prefix")?,
+            variable: f.opt_string("variable")?,
+            literal: f.opt_string("literal")?,
+        })
+    }
+}
+
 impl AuthTemplate {
+    /// Reads one stored template (`kind` selects the shape; other members are ignored).
+    pub fn parse(text: &str) -> Result<AuthTemplate, String> {
+        const NAMES: &[&str] = &[
+            "kind",
+            "slug",
+            "label",
+            "placements",
+            "authorizationUrl",
+            "tokenUrl",
+            "scopes",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let slug = f.string("slug");
+        Ok(match f.variant("kind", &["apikey", "oauth2", "none"])? {
+            0 => AuthTemplate::ApiKey(ApiKeyTemplate {
+                slug: slug?,
+                label: f.opt_string("label")?,
+                placements: f
+                    .raw_items("placements")?
+                    .into_iter()
+                    .map(|p| Placement::parse(p.get()))
+                    .collect::<Result<_, _>>()?,
+            }),
+            1 => AuthTemplate::OAuth2(OAuth2Template {
+                slug: slug?,
+                authorization_url: f.string("authorizationUrl")?,
+                token_url: f.string("tokenUrl")?,
+                scopes: f.strings("scopes")?,
+            }),
+            _ => AuthTemplate::None(NoneTemplate { slug: slug? }),
+        })
+    }
+
+    /// Reads a stored list of templates.
+    pub fn parse_list(text: &str) -> Result<Vec<AuthTemplate>, String> {
+        crate::json_fields::raw_array(text)?
+            .into_iter()
+            .map(|t| AuthTemplate::parse(t.get()))
+            .collect()
+    }
+
     pub fn slug(&self) -> &str {
         match self {
             AuthTemplate::ApiKey(t) => &t.slug,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::naming::HttpMethod;
+use crate::json_fields::Fields;
 
 /// How to turn a tool call into an HTTP request and its response into a result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,4 +147,185 @@ pub struct ByteFieldHint {
 pub enum ByteEncoding {
     Base64,
     Base64url,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading stored bindings (by hand: a derived deserializer per shape costs Worker size)
+
+fn items<T>(
+    f: &Fields<'_>,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    match f.raw(name) {
+        None => Ok(Vec::new()),
+        Some(_) => f
+            .raw_items(name)?
+            .into_iter()
+            .map(|item| parse(item.get()).map_err(|e| format!("in `{name}`: {e}")))
+            .collect(),
+    }
+}
+
+fn member<T>(
+    f: &Fields<'_>,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match f.raw(name).filter(|r| r.get() != "null") {
+        Some(raw) => parse(raw.get())
+            .map(Some)
+            .map_err(|e| format!("in `{name}`: {e}")),
+        None => Ok(None),
+    }
+}
+
+impl OperationBinding {
+    /// Reads a stored binding.
+    pub fn parse(text: &str) -> Result<OperationBinding, String> {
+        const NAMES: &[&str] = &[
+            "method",
+            "pathTemplate",
+            "servers",
+            "parameters",
+            "requestBody",
+            "responseBody",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let method = f.string("method")?;
+        let method = HttpMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == method)
+            .ok_or_else(|| {
+                let names: Vec<&str> = HttpMethod::ALL.iter().map(|m| m.as_str()).collect();
+                crate::json_fields::unknown_variant("method", &method, &names)
+            })?;
+        Ok(OperationBinding {
+            method,
+            path_template: f.string("pathTemplate")?,
+            servers: items(&f, "servers", ServerBinding::parse)?,
+            parameters: items(&f, "parameters", ParameterBinding::parse)?,
+            request_body: member(&f, "requestBody", RequestBodyBinding::parse)?,
+            response_body: member(&f, "responseBody", ResponseBinding::parse)?,
+        })
+    }
+}
+
+impl ServerBinding {
+    fn parse(text: &str) -> Result<ServerBinding, String> {
+        let f = Fields::parse(text, &["url", "variables"], false)?;
+        let variables = match f.raw("variables") {
+            None => BTreeMap::new(),
+            Some(_) => f
+                .opt_string_map("variables")?
+                .ok_or("invalid type for field `variables`: expected an object of strings")?,
+        };
+        Ok(ServerBinding {
+            url: f.string("url")?,
+            variables,
+        })
+    }
+}
+
+impl ParameterBinding {
+    fn parse(text: &str) -> Result<ParameterBinding, String> {
+        const NAMES: &[&str] = &[
+            "name",
+            "in",
+            "required",
+            "style",
+            "explode",
+            "allowReserved",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let location = f.string("in")?;
+        Ok(ParameterBinding {
+            name: f.string("name")?,
+            location: ParameterLocation::parse(&location).ok_or_else(|| {
+                crate::json_fields::unknown_variant(
+                    "in",
+                    &location,
+                    &["path", "query", "header", "cookie"],
+                )
+            })?,
+            required: f.bool("required")?,
+            style: f.opt_string("style")?,
+            explode: f.opt_bool("explode")?,
+            allow_reserved: f.opt_bool("allowReserved")?,
+        })
+    }
+}
+
+impl RequestBodyBinding {
+    fn parse(text: &str) -> Result<RequestBodyBinding, String> {
+        let f = Fields::parse(text, &["required", "mediaTypes"], false)?;
+        Ok(RequestBodyBinding {
+            required: f.bool("required")?,
+            media_types: f
+                .raw_items("mediaTypes")?
+                .into_iter()
+                .map(|m| MediaTypeBinding::parse(m.get()))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl MediaTypeBinding {
+    fn parse(text: &str) -> Result<MediaTypeBinding, String> {
+        let f = Fields::parse(text, &["mediaType", "encoding"], false)?;
+        let encoding = match f.raw("encoding") {
+            None => BTreeMap::new(),
+            Some(_) => match f.value("encoding")? {
+                serde_json::Value::Object(map) => map
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, EncodingBinding::parse(&v.to_string())?)))
+                    .collect::<Result<_, String>>()?,
+                _ => return Err("invalid type for field `encoding`: expected an object".into()),
+            },
+        };
+        Ok(MediaTypeBinding {
+            media_type: f.string("mediaType")?,
+            encoding,
+        })
+    }
+}
+
+impl EncodingBinding {
+    fn parse(text: &str) -> Result<EncodingBinding, String> {
+        const NAMES: &[&str] = &["contentType", "style", "explode", "allowReserved"];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(EncodingBinding {
+            content_type: f.opt_string("contentType")?,
+            style: f.opt_string("style")?,
+            explode: f.opt_bool("explode")?,
+            allow_reserved: f.opt_bool("allowReserved")?,
+        })
+    }
+}
+
+impl ResponseBinding {
+    fn parse(text: &str) -> Result<ResponseBinding, String> {
+        const NAMES: &[&str] = &["status", "mediaType", "binaryResponse", "byteField"];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(ResponseBinding {
+            status: f.string("status")?,
+            media_type: f.string("mediaType")?,
+            binary_response: f.bool_or_false("binaryResponse")?,
+            byte_field: member(&f, "byteField", ByteFieldHint::parse)?,
+        })
+    }
+}
+
+impl ByteFieldHint {
+    fn parse(text: &str) -> Result<ByteFieldHint, String> {
+        let f = Fields::parse(text, &["field", "encoding", "sizeField"], false)?;
+        Ok(ByteFieldHint {
+            field: f.string("field")?,
+            encoding: match f.variant("encoding", &["base64", "base64url"])? {
+                0 => ByteEncoding::Base64,
+                _ => ByteEncoding::Base64url,
+            },
+            size_field: f.opt_string("sizeField")?,
+        })
+    }
 }

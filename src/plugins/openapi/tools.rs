@@ -47,6 +47,19 @@ pub struct ToolAnnotations {
     pub may_elicit: Option<bool>,
 }
 
+impl ToolAnnotations {
+    /// Reads stored annotations.
+    pub fn parse(text: &str) -> Result<ToolAnnotations, String> {
+        const NAMES: &[&str] = &["requiresApproval", "approvalDescription", "mayElicit"];
+        let f = crate::json_fields::Fields::parse(text, NAMES, false)?;
+        Ok(ToolAnnotations {
+            requires_approval: f.opt_bool("requiresApproval")?,
+            approval_description: f.opt_string("approvalDescription")?,
+            may_elicit: f.opt_bool("mayElicit")?,
+        })
+    }
+}
+
 /// A tool's name and the operation behind it, without schemas (cheap for every operation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -726,7 +739,7 @@ mod tests {
             })
         );
         assert_eq!(tool.annotations, ToolAnnotations::default());
-        let round_trip: OperationBinding = serde_json::from_value(binding).unwrap();
+        let round_trip = OperationBinding::parse(&binding.to_string()).unwrap();
         assert_eq!(round_trip, tool.binding);
     }
 

@@ -170,8 +170,8 @@ fn parse_entry(entry: &Value) -> Result<AuthInput, String> {
 
 /// A stored-form placement (`{carrier, name, prefix?, variable?, literal?}`).
 fn stored_placement(value: &Value) -> Result<Placement, String> {
-    let placement: Placement =
-        serde_json::from_value(value.clone()).map_err(|e| format!("invalid placement: {e}"))?;
+    let placement =
+        Placement::parse(&value.to_string()).map_err(|e| format!("invalid placement: {e}"))?;
     if placement.name.is_empty() {
         return Err("a placement needs a non-empty `name`".into());
     }

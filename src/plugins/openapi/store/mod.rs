@@ -39,6 +39,7 @@ use crate::auth::Principal;
 use crate::integrations::config::{self as config_rewrite, RewriteError};
 use crate::integrations::detect::{slugify, Confidence, Detection};
 use crate::integrations::{self, RemoveOutcome};
+use crate::json_fields::{unknown_variant, Fields};
 use crate::logging;
 use crate::plugins::openapi::{
     derive_auth_templates, info, parse, preview as preview_document, AuthTemplate, OpenApiError,
@@ -74,41 +75,70 @@ pub fn valid_slug(slug: &str) -> bool {
 // Stored shapes
 
 /// The `config` JSON of an OpenAPI integration row. Absent keys are unset.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenApiConfig {
     /// Lowercase hex SHA-256 of the stored spec text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_hash: Option<String>,
     /// R2 key of the spec text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_key: Option<String>,
     /// R2 key of the `defs` blob.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub defs_key: Option<String>,
     /// The current generation of `op:`/`defs:` rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
     /// Where the spec was fetched from (URL specs; what a refresh re-fetches).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
     /// Overrides the operations' servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Static headers sent with every call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     /// Static query parameters sent with every call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_params: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication_template: Option<Vec<AuthTemplate>>,
 }
 
 impl OpenApiConfig {
     /// Reads a stored config.
-    pub fn parse(text: &str) -> Result<OpenApiConfig, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &str) -> Result<OpenApiConfig, String> {
+        const NAMES: &[&str] = &[
+            "specHash",
+            "specKey",
+            "defsKey",
+            "generation",
+            "sourceUrl",
+            "baseUrl",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let authentication_template = match f.raw("authenticationTemplate") {
+            Some(raw) if raw.get() != "null" => Some(
+                AuthTemplate::parse_list(raw.get())
+                    .map_err(|e| format!("field `authenticationTemplate`: {e}"))?,
+            ),
+            _ => None,
+        };
+        Ok(OpenApiConfig {
+            spec_hash: f.opt_string("specHash")?,
+            spec_key: f.opt_string("specKey")?,
+            defs_key: f.opt_string("defsKey")?,
+            generation: f.opt_string("generation")?,
+            source_url: f.opt_string("sourceUrl")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template,
+        })
     }
 
     /// The JSON text to store.
@@ -151,6 +181,34 @@ pub struct OperationRow {
     pub annotations: Option<ToolAnnotations>,
     /// Names of the definitions the schemas reach, transitively, sorted.
     pub defs: Vec<String>,
+}
+
+impl OperationRow {
+    /// Reads a stored row.
+    pub fn parse(text: &str) -> Result<OperationRow, String> {
+        const NAMES: &[&str] = &[
+            "binding",
+            "description",
+            "inputSchema",
+            "outputSchema",
+            "annotations",
+            "defs",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        let binding = f.raw("binding").ok_or("missing field `binding`")?;
+        let annotations = match f.raw("annotations").filter(|r| r.get() != "null") {
+            Some(raw) => Some(ToolAnnotations::parse(raw.get())?),
+            None => None,
+        };
+        Ok(OperationRow {
+            binding: OperationBinding::parse(binding.get())?,
+            description: f.string("description")?,
+            input_schema: f.opt_value("inputSchema")?,
+            output_schema: f.opt_value("outputSchema")?,
+            annotations,
+            defs: f.strings("defs")?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,54 +286,77 @@ pub enum SpecInput {
     Blob { value: String },
 }
 
-#[derive(Deserialize)]
-struct SpecInputWire<'a> {
-    kind: &'a str,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default, borrow)]
-    value: Option<&'a serde_json::value::RawValue>,
-}
-
-impl<'de> Deserialize<'de> for SpecInput {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let wire = SpecInputWire::deserialize(deserializer)?;
-        match wire.kind {
-            "url" => match wire.url {
+impl SpecInput {
+    /// Reads `{kind, url | value}` from its JSON text (`value` unescaped straight from the
+    /// request text, see the type docs).
+    pub fn parse(text: &str) -> Result<SpecInput, String> {
+        let f = Fields::parse(text, &["kind", "url", "value"], false)?;
+        let kind = f.string("kind")?;
+        match kind.as_str() {
+            "url" => match f.opt_string("url")? {
                 Some(url) => Ok(SpecInput::Url { url }),
-                None => Err(D::Error::missing_field("url")),
+                None => Err("missing field `url`".into()),
             },
-            "blob" => {
-                let raw = wire.value.ok_or_else(|| D::Error::missing_field("value"))?;
-                json_text::unescape(raw.get())
+            "blob" => match f.raw("value").filter(|r| r.get() != "null") {
+                Some(raw) => json_text::unescape(raw.get())
                     .map(|value| SpecInput::Blob { value })
-                    .ok_or_else(|| D::Error::custom("`spec.value` must be a string"))
-            }
-            other => Err(D::Error::unknown_variant(other, &["url", "blob"])),
+                    .ok_or_else(|| "`spec.value` must be a string".to_owned()),
+                None => Err("missing field `value`".into()),
+            },
+            other => Err(unknown_variant("kind", other, &["url", "blob"])),
+        }
+    }
+
+    /// The member `name` of `f` as a spec; `None` when absent or `null`.
+    fn member(f: &Fields<'_>, name: &str) -> Result<Option<SpecInput>, String> {
+        match f.raw(name).filter(|r| r.get() != "null") {
+            Some(raw) => SpecInput::parse(raw.get())
+                .map(Some)
+                .map_err(|e| format!("field `{name}`: {e}")),
+            None => Ok(None),
         }
     }
 }
 
 /// `POST /openapi/specs`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AddRequest {
     pub spec: SpecInput,
     pub slug: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub base_url: Option<String>,
-    #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub query_params: Option<BTreeMap<String, String>>,
-    /// Parsed with [`parse_inputs`] (its dialects need clearer errors than serde gives).
-    #[serde(default)]
+    /// Parsed with [`parse_inputs`] (its dialects need clearer errors than a schema gives).
     pub authentication_template: Option<Value>,
+}
+
+impl AddRequest {
+    /// Reads the JSON object text of an add request.
+    pub fn parse(text: &str) -> Result<AddRequest, String> {
+        const NAMES: &[&str] = &[
+            "spec",
+            "slug",
+            "name",
+            "description",
+            "baseUrl",
+            "headers",
+            "queryParams",
+            "authenticationTemplate",
+        ];
+        let f = Fields::parse(text, NAMES, false)?;
+        Ok(AddRequest {
+            spec: SpecInput::member(&f, "spec")?.ok_or("missing field `spec`")?,
+            slug: f.string("slug")?,
+            name: f.opt_string("name")?,
+            description: f.opt_string("description")?,
+            base_url: f.opt_string("baseUrl")?,
+            headers: f.opt_string_map("headers")?,
+            query_params: f.opt_string_map("queryParams")?,
+            authentication_template: f.opt_value("authenticationTemplate")?,
+        })
+    }
 }
 
 /// `{slug, toolCount}`.
@@ -322,13 +403,14 @@ pub struct SpecUpdated {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+/// An integration row of a spec-based plugin (OpenAPI, Google).
 #[derive(Debug, Deserialize)]
-struct IntegrationRow {
-    plugin_id: String,
-    description: Option<String>,
-    config: Option<String>,
-    can_remove: i64,
-    can_refresh: i64,
+pub(crate) struct IntegrationRow {
+    pub(crate) plugin_id: String,
+    pub(crate) description: Option<String>,
+    pub(crate) config: Option<String>,
+    pub(crate) can_remove: i64,
+    pub(crate) can_refresh: i64,
 }
 
 const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \
@@ -339,11 +421,21 @@ async fn openapi_row(
     tenant: &str,
     slug: &str,
 ) -> Result<Option<IntegrationRow>, StoreError> {
+    plugin_row(sql, PLUGIN_ID, tenant, slug).await
+}
+
+/// The integration `slug` when it belongs to plugin `plugin_id` (shared with Google).
+pub(crate) async fn plugin_row(
+    sql: &dyn Sql,
+    plugin_id: &str,
+    tenant: &str,
+    slug: &str,
+) -> Result<Option<IntegrationRow>, StoreError> {
     let rows: Vec<IntegrationRow> = decode_rows(
         sql.query(Statement::new(ROW_SQL, vec![tenant.into(), slug.into()]))
             .await?,
     )?;
-    Ok(rows.into_iter().find(|r| r.plugin_id == PLUGIN_ID))
+    Ok(rows.into_iter().find(|r| r.plugin_id == plugin_id))
 }
 
 fn row_config(slug: &str, row: &IntegrationRow) -> Result<OpenApiConfig, OpenApiStoreError> {
@@ -397,7 +489,7 @@ pub async fn load_operation(
     else {
         return Ok(None);
     };
-    serde_json::from_str(data)
+    OperationRow::parse(data)
         .map(Some)
         .map_err(|e| OpenApiStoreError::Internal(format!("operation {slug}.{tool}: {e}")))
 }
@@ -662,12 +754,21 @@ fn log_ingest(
 // Config updates
 
 /// `POST /openapi/integrations/:slug/config` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ConfigUpdate {
     pub authentication_template: Value,
-    #[serde(default)]
     pub mode: Option<String>,
+}
+
+impl ConfigUpdate {
+    /// Reads `{authenticationTemplate, mode?}`.
+    pub fn parse(text: &str) -> Result<ConfigUpdate, String> {
+        let f = Fields::parse(text, &["authenticationTemplate", "mode"], false)?;
+        Ok(ConfigUpdate {
+            authentication_template: f.value("authenticationTemplate")?,
+            mode: f.opt_string("mode")?,
+        })
+    }
 }
 
 // `can_refresh` follows the config: an integration can be refreshed when it has a source URL.
@@ -725,17 +826,29 @@ pub async fn set_config(
 // Spec updates
 
 /// `POST /openapi/integrations/:slug/spec` body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct SpecUpdate {
-    #[serde(default)]
     pub spec: Option<SpecInput>,
 }
 
-const GENERATION_KEYS_SQL: &str = "SELECT key FROM plugin_storage WHERE tenant = ?1 \
-     AND owner = 'org' AND subject = '' AND plugin_id = 'openapi' AND collection = ?2";
+impl SpecUpdate {
+    /// Reads `{spec?}`.
+    pub fn parse(text: &str) -> Result<SpecUpdate, String> {
+        let f = Fields::parse(text, &["spec"], false)?;
+        Ok(SpecUpdate {
+            spec: SpecInput::member(&f, "spec")?,
+        })
+    }
+}
 
-async fn generation_names(
+const GENERATION_KEYS_SQL: &str = "SELECT key FROM plugin_storage WHERE tenant = ?1 \
+     AND owner = 'org' AND subject = '' AND plugin_id = ?3 AND collection = ?2";
+
+/// The tool names of one generation's operation `collection` of plugin `plugin_id` (OpenAPI and
+/// Google share it; one copy of the async body instead of one per plugin).
+pub(crate) async fn generation_names(
     sql: &dyn Sql,
+    plugin_id: &str,
     tenant: &str,
     collection: Option<String>,
 ) -> Result<BTreeSet<String>, StoreError> {
@@ -745,7 +858,7 @@ async fn generation_names(
     let rows = sql
         .query(Statement::new(
             GENERATION_KEYS_SQL,
-            vec![tenant.into(), collection.into()],
+            vec![tenant.into(), collection.into(), plugin_id.into()],
         ))
         .await?;
     Ok(rows
@@ -839,6 +952,7 @@ pub async fn update_spec(
     };
     let old_names = generation_names(
         services.sql,
+        PLUGIN_ID,
         tenant,
         old_generation.as_deref().map(|g| ops_collection(slug, g)),
     )
@@ -903,6 +1017,17 @@ pub async fn remove(
     principal: &Principal,
     slug: &str,
 ) -> Result<(), OpenApiStoreError> {
+    remove_as(sql, PLUGIN_ID, principal, slug).await
+}
+
+/// Removes integration `slug` when it belongs to plugin `plugin_id` (shared with Google);
+/// another plugin's or an unknown slug is a no-op.
+pub(crate) async fn remove_as(
+    sql: &dyn Sql,
+    plugin_id: &str,
+    principal: &Principal,
+    slug: &str,
+) -> Result<(), OpenApiStoreError> {
     let rows = sql
         .query(Statement::new(
             ROW_SQL,
@@ -913,7 +1038,7 @@ pub async fn remove(
         .first()
         .and_then(|r| r.get("plugin_id"))
         .and_then(Value::as_str)
-        == Some(PLUGIN_ID);
+        == Some(plugin_id);
     if !ours {
         return Ok(());
     }

@@ -202,3 +202,46 @@ async fn producing_without_a_generation_clears_and_stamps() {
         (json!(0), json!(42))
     );
 }
+
+#[test]
+fn add_requests_are_read_with_the_schema_rules() {
+    let add = AddRequest::parse(
+        r#"{"slug":"p","spec":{"kind":"blob","value":"{\"openapi\":\"3.0.0\"}"},"headers":{"a":"b"},"other":"\ud800"}"#,
+    )
+    .unwrap();
+    assert_eq!(add.slug, "p");
+    assert_eq!(
+        add.spec,
+        SpecInput::Blob {
+            value: r#"{"openapi":"3.0.0"}"#.into()
+        }
+    );
+    assert_eq!(add.headers.unwrap()["a"], "b");
+    let url = AddRequest::parse(r#"{"slug":"p","spec":{"kind":"url","url":"https://x"}}"#).unwrap();
+    assert_eq!(
+        url.spec,
+        SpecInput::Url {
+            url: "https://x".into()
+        }
+    );
+    for bad in [
+        r#"{"slug":"p"}"#,
+        r#"{"slug":"p","spec":null}"#,
+        r#"{"slug":5,"spec":{"kind":"url","url":"https://x"}}"#,
+        r#"{"slug":"p","spec":{"kind":"file","value":"x"}}"#,
+        r#"{"slug":"p","spec":{"kind":"blob"}}"#,
+        r#"{"slug":"p","spec":{"kind":"blob","value":5}}"#,
+        r#"{"slug":"p","slug":"q","spec":{"kind":"url","url":"https://x"}}"#,
+        r#"{"slug":"p","spec":{"kind":"url","url":"https://x"},"headers":["x"]}"#,
+    ] {
+        assert!(AddRequest::parse(bad).is_err(), "{bad}");
+    }
+    assert!(SpecUpdate::parse("{}").unwrap().spec.is_none());
+    assert!(ConfigUpdate::parse("{}").is_err());
+    assert_eq!(
+        ConfigUpdate::parse(r#"{"authenticationTemplate":null}"#)
+            .unwrap()
+            .authentication_template,
+        Value::Null
+    );
+}
