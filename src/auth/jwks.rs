@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::jwt::{check_claims, parse_jwt, AuthError, RS256};
 use super::{principal_from_claims, Principal};
@@ -23,7 +23,7 @@ pub const UNKNOWN_KID_COOLDOWN_MS: f64 = 30_000.0;
 
 /// A JSON Web Key Set, as served at `https://<team>/cdn-cgi/access/certs`. Other members of the
 /// document (`public_cert`, `public_certs`) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Jwks {
     #[serde(default)]
     pub keys: Vec<Jwk>,
@@ -31,7 +31,7 @@ pub struct Jwks {
 
 /// One public key. Members this host does not use are ignored; missing ones default to empty so
 /// that one unusual key does not make the whole document unreadable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Jwk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
@@ -62,6 +62,35 @@ impl Jwk {
 }
 
 impl Jwks {
+    /// Parses a key document: `keys` absent = no keys; a key's members absent = empty. Read
+    /// with the store's non-generic JSON reader instead of derived `Deserialize` (wasm size).
+    pub fn from_json_text(text: &str) -> Result<Jwks, String> {
+        let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Jwks::from_json(&doc)
+    }
+
+    /// [`Self::from_json_text`] of a parsed document.
+    pub fn from_json(doc: &serde_json::Value) -> Result<Jwks, String> {
+        let doc = crate::store::RowReader::object(doc).ok_or("a key set is a JSON object")?;
+        let keys = doc.array("keys").map_err(|e| e.message)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let key = crate::store::RowReader::object(key).ok_or("a key is a JSON object")?;
+            let read = || -> Result<Jwk, crate::store::StoreError> {
+                Ok(Jwk {
+                    kid: key.opt_text("kid")?,
+                    kty: key.opt_text("kty")?.unwrap_or_default(),
+                    alg: key.opt_text("alg")?,
+                    use_: key.opt_text("use")?,
+                    n: key.opt_text("n")?.unwrap_or_default(),
+                    e: key.opt_text("e")?.unwrap_or_default(),
+                })
+            };
+            out.push(read().map_err(|e| e.message)?);
+        }
+        Ok(Jwks { keys: out })
+    }
+
     /// The RS256-capable key with this id.
     pub fn find(&self, kid: &str) -> Option<&Jwk> {
         if kid.is_empty() {
@@ -587,7 +616,7 @@ mod tests {
             "public_cert": {"kid": "a", "cert": "-----BEGIN CERTIFICATE-----"},
             "public_certs": [{"kid": "a", "cert": "-----BEGIN CERTIFICATE-----"}]
         });
-        let jwks: Jwks = serde_json::from_value(doc).unwrap();
+        let jwks = Jwks::from_json(&doc).unwrap();
         assert_eq!(jwks.keys.len(), 6);
         assert!(jwks.find("a").is_some());
         assert!(jwks.find("b").is_some(), "alg and use are optional");

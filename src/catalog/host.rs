@@ -469,9 +469,8 @@ impl<'a> CatalogHost<'a> {
             return Err(format!("no invoker for plugin `{}`", row.plugin_id));
         }
         let binding: OperationBinding = match row.binding.as_deref() {
-            Some(text) => {
-                serde_json::from_str(text).map_err(|e| format!("stored operation binding: {e}"))?
-            }
+            Some(text) => OperationBinding::from_json_text(text)
+                .map_err(|e| format!("stored operation binding: {e}"))?,
             None => {
                 return Err(
                     "the integration's current generation has no operation row for this tool"
@@ -616,9 +615,8 @@ impl<'a> CatalogHost<'a> {
         args: Option<Value>,
     ) -> Result<InvokeOutcome, String> {
         let binding: graphql::GraphqlBinding = match row.binding.as_deref() {
-            Some(text) => {
-                serde_json::from_str(text).map_err(|e| format!("stored graphql binding: {e}"))?
-            }
+            Some(text) => graphql::GraphqlBinding::from_json_text(text)
+                .map_err(|e| format!("stored graphql binding: {e}"))?,
             None => {
                 return Err(
                     "the integration's current generation has no operation row for this tool"

@@ -197,7 +197,8 @@ impl KeySource for EdgeKeys {
                 response.status_code()
             ));
         }
-        response.json::<Jwks>().await.map_err(|e| e.to_string())
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        Jwks::from_json_text(&text)
     }
 
     async fn verify_rs256(

@@ -7,7 +7,7 @@
 //! Lengths ("characters") are counted in Unicode scalar values.
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::sandbox::{PauseRequest, RunResult};
@@ -18,7 +18,7 @@ pub const MAX_TEXT_CHARS: usize = 30_000;
 pub const MAX_FILE_TEXT_CHARS: usize = 64_000;
 
 /// A formatted run outcome (also what a settled execution row keeps, as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The text shown to the caller (`Error: …`, the result, `(no result)`, plus logs).
@@ -32,6 +32,25 @@ pub struct Envelope {
     /// The run is waiting for a decision (`structured.status` is `waiting_for_interaction`).
     #[serde(default)]
     pub paused: bool,
+}
+
+impl Envelope {
+    /// Reads what the `Serialize` impl wrote (a settled row's `outcome`); hand-written for wasm
+    /// size, like the store's row readers.
+    pub fn from_json(value: &Value) -> Result<Envelope, crate::store::StoreError> {
+        let r = crate::store::RowReader::object(value).ok_or_else(|| {
+            crate::store::StoreError::new("decode execution", "outcome: not an object")
+        })?;
+        Ok(Envelope {
+            text: r.text("text")?,
+            structured: r.0.get("structured").cloned().ok_or_else(|| {
+                crate::store::StoreError::new("decode execution", "outcome: no structured")
+            })?,
+            is_error: r.bool("isError")?,
+            content: r.array("content")?.to_vec(),
+            paused: r.opt_bool("paused")?.unwrap_or(false),
+        })
+    }
 }
 
 /// What an approval gate asks for: nothing but the decision.
@@ -380,7 +399,10 @@ mod tests {
         );
         // Kept as a row's outcome and read back unchanged.
         let text = serde_json::to_string(&e).unwrap();
-        assert_eq!(serde_json::from_str::<Envelope>(&text).unwrap(), e);
+        assert_eq!(
+            Envelope::from_json(&serde_json::from_str(&text).unwrap()).unwrap(),
+            e
+        );
     }
 
     #[test]

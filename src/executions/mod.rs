@@ -105,7 +105,7 @@ impl ResumeAction {
 }
 
 /// The gated call of a paused row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Pending {
     seq: u32,
     path: String,
@@ -120,6 +120,21 @@ struct Pending {
 }
 
 impl Pending {
+    /// Reads what the `Serialize` impl wrote (hand-written for wasm size, like the row readers).
+    fn from_json(value: &Value) -> Result<Pending, StoreError> {
+        let r = crate::store::RowReader::object(value)
+            .ok_or_else(|| StoreError::new("decode execution", "pending call: not an object"))?;
+        Ok(Pending {
+            seq: u32::try_from(r.int("seq")?)
+                .map_err(|_| StoreError::new("decode execution", "pending call: bad seq"))?,
+            path: r.text("path")?,
+            args: r.opt_json("args"),
+            address: r.text("address")?,
+            message: r.text("message")?,
+            session: r.opt_text("session")?,
+        })
+    }
+
     fn request(&self) -> PauseRequest {
         PauseRequest {
             address: self.address.clone(),
@@ -408,7 +423,8 @@ async fn live_row(
 }
 
 fn pending_of(row: &ExecutionRow) -> Result<Pending, ExecuteError> {
-    decode(row.pending.as_deref(), "pending call")
+    let value: Value = decode(row.pending.as_deref(), "pending call")?;
+    Ok(Pending::from_json(&value)?)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -423,7 +439,8 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 /// The outcome a settled row answers.
 fn settled_outcome(row: &ExecutionRow) -> Result<Envelope, ExecuteError> {
-    decode(row.outcome.as_deref(), "outcome")
+    let value: Value = decode(row.outcome.as_deref(), "outcome")?;
+    Ok(Envelope::from_json(&value)?)
 }
 
 /// Resumes the caller's paused execution `id` with `action` and formats what follows: the

@@ -133,7 +133,8 @@ pub async fn list(
         .flatten();
     let mut executions = Vec::with_capacity(rows.len());
     for row in rows {
-        let pending: super::Pending = super::decode(row.pending.as_deref(), "pending call")?;
+        let pending: serde_json::Value = super::decode(row.pending.as_deref(), "pending call")?;
+        let pending = super::Pending::from_json(&pending)?;
         let args = pending.args.as_ref().map_or_else(
             || "{}".to_owned(),
             |a| serde_json::to_string(a).unwrap_or_default(),

@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::internal_headers as h;
@@ -31,7 +31,7 @@ use crate::store::KeyValue;
 pub const META_KEY: &str = "session-meta";
 
 /// What a session remembers between requests (and isolates).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionMeta {
     pub session_id: String,
@@ -46,6 +46,35 @@ pub struct SessionMeta {
     /// The client's `capabilities.elicitation` from `initialize` (native mode asks only then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_elicitation: Option<Value>,
+}
+
+impl SessionMeta {
+    /// Reads the stored object back (the inverse of its `Serialize`), with the store's
+    /// non-generic row reader instead of a derived `Deserialize` (wasm size).
+    fn from_stored(value: &Value) -> Result<SessionMeta, crate::store::StoreError> {
+        let Some(map) = value.as_object() else {
+            return Err(crate::store::StoreError::new(
+                "decode row",
+                "session meta is not an object",
+            ));
+        };
+        let row = crate::store::RowReader(map);
+        Ok(SessionMeta {
+            session_id: row.text("sessionId")?,
+            account_id: row.text("accountId")?,
+            organization_id: row.text("organizationId")?,
+            email: row.text("email")?,
+            name: row.opt_text("name")?,
+            elicitation_mode: row.text("elicitationMode")?,
+            web_origin: row.text("webOrigin")?,
+            protocol_version: row.text("protocolVersion")?,
+            created_at_ms: row.real("createdAtMs")?,
+            client_elicitation: map
+                .get("clientElicitation")
+                .filter(|v| !v.is_null())
+                .cloned(),
+        })
+    }
 }
 
 /// The session object: its storage, services, and an in-memory copy of the meta so a warm
@@ -85,7 +114,7 @@ impl SessionObject<'_> {
             .await
             .map_err(|e| e.to_string())?;
         let meta = match stored {
-            Some(v) => Some(serde_json::from_value::<SessionMeta>(v).map_err(|e| e.to_string())?),
+            Some(v) => Some(SessionMeta::from_stored(&v).map_err(|e| e.to_string())?),
             None => None,
         };
         self.cached_meta.replace(meta.clone());

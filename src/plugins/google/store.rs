@@ -29,7 +29,7 @@ use crate::plugins::openapi::store::{
     OpenApiStoreError, SpecUpdated, MAX_SLUG_CHARS,
 };
 use crate::plugins::openapi::{parse, AuthTemplate, OpenApiError};
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, Statement, StoreError};
 
 /// `plugin_id` (and integration `kind`) of Google bundles.
 pub const PLUGIN_ID: &str = "google";
@@ -188,13 +188,25 @@ async fn build_bundle(
 // ---------------------------------------------------------------------------------------------
 // Reads
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct IntegrationRow {
     plugin_id: String,
     description: Option<String>,
     config: Option<String>,
     can_remove: i64,
     can_refresh: i64,
+}
+
+impl FromRow for IntegrationRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(IntegrationRow {
+            plugin_id: row.text("plugin_id")?,
+            description: row.opt_text("description")?,
+            config: row.opt_text("config")?,
+            can_remove: row.int("can_remove")?,
+            can_refresh: row.int("can_refresh")?,
+        })
+    }
 }
 
 const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \

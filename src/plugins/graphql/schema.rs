@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::plugins::openapi::ToolAnnotations;
@@ -170,7 +170,7 @@ pub fn parse_introspection(text: &str) -> Result<Schema, SchemaError> {
 }
 
 /// How one tool is called: what [`super::invoke`] needs, stored as the operation row's binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlBinding {
     /// `query` or `mutation`.
@@ -180,6 +180,23 @@ pub struct GraphqlBinding {
     pub document: String,
     /// Declared argument names (only these become variables).
     pub args: Vec<String>,
+}
+
+impl GraphqlBinding {
+    /// Reads the JSON text the `Serialize` impl wrote (hand-written for wasm size).
+    pub fn from_json_text(text: &str) -> Result<GraphqlBinding, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let r = crate::store::RowReader::object(&value).ok_or("expected an object")?;
+        let read = || -> Result<GraphqlBinding, crate::store::StoreError> {
+            Ok(GraphqlBinding {
+                kind: r.text("kind")?,
+                field: r.text("field")?,
+                document: r.text("document")?,
+                args: r.texts("args")?,
+            })
+        };
+        read().map_err(|e| e.to_string())
+    }
 }
 
 /// One derived tool.

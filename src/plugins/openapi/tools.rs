@@ -20,7 +20,7 @@ use super::raw::{self, RawObject};
 use super::schema::rewrite_refs;
 
 /// One derived tool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolDefinition {
     /// `group.leaf`, unique within the document.
@@ -36,7 +36,7 @@ pub struct ToolDefinition {
 }
 
 /// Default approval behaviour; policies may override it (executor-behaviour.md §9).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolAnnotations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +45,27 @@ pub struct ToolAnnotations {
     pub approval_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_elicit: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// Reads what the `Serialize` impl wrote (stored in `tool.annotations` and operation rows);
+    /// hand-written for wasm size, like [`OperationBinding::from_json`].
+    pub fn from_json(value: &Value) -> Result<ToolAnnotations, crate::store::StoreError> {
+        let r = crate::store::RowReader::object(value).ok_or_else(|| {
+            crate::store::StoreError::new("decode row", "stored annotations: expected an object")
+        })?;
+        Ok(ToolAnnotations {
+            requires_approval: r.opt_bool("requiresApproval")?,
+            approval_description: r.opt_text("approvalDescription")?,
+            may_elicit: r.opt_bool("mayElicit")?,
+        })
+    }
+
+    /// [`Self::from_json`] of JSON text.
+    pub fn from_json_text(text: &str) -> Result<ToolAnnotations, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        ToolAnnotations::from_json(&value).map_err(|e| e.to_string())
+    }
 }
 
 /// A tool's name and the operation behind it, without schemas (cheap for every operation).
@@ -726,7 +747,7 @@ mod tests {
             })
         );
         assert_eq!(tool.annotations, ToolAnnotations::default());
-        let round_trip: OperationBinding = serde_json::from_value(binding).unwrap();
+        let round_trip = OperationBinding::from_json(&binding).unwrap();
         assert_eq!(round_trip, tool.binding);
     }
 

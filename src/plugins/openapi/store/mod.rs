@@ -44,7 +44,7 @@ use crate::plugins::openapi::{
     derive_auth_templates, info, parse, preview as preview_document, AuthTemplate, OpenApiError,
     OperationBinding, SpecPreview, ToolAnnotations,
 };
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, Statement, StoreError};
 
 /// `plugin_id` of OpenAPI integrations and rows.
 pub const PLUGIN_ID: &str = "openapi";
@@ -138,7 +138,7 @@ impl OpenApiConfig {
 }
 
 /// One `op:<slug>:<generation>` row's `data`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationRow {
     pub binding: OperationBinding,
@@ -151,6 +151,28 @@ pub struct OperationRow {
     pub annotations: Option<ToolAnnotations>,
     /// Names of the definitions the schemas reach, transitively, sorted.
     pub defs: Vec<String>,
+}
+
+impl OperationRow {
+    /// Reads the JSON text the `Serialize` impl wrote (hand-written for wasm size).
+    pub fn from_json_text(text: &str) -> Result<OperationRow, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let r = RowReader::object(&value).ok_or("expected an object")?;
+        let binding = value.get("binding").unwrap_or(&Value::Null);
+        let annotations = match value.get("annotations").filter(|a| !a.is_null()) {
+            None => None,
+            Some(a) => Some(ToolAnnotations::from_json(a).map_err(|e| e.to_string())?),
+        };
+        let field = |e: StoreError| e.to_string();
+        Ok(OperationRow {
+            binding: OperationBinding::from_json(binding).map_err(field)?,
+            description: r.text("description").map_err(field)?,
+            input_schema: r.opt_json("inputSchema"),
+            output_schema: r.opt_json("outputSchema"),
+            annotations,
+            defs: r.texts("defs").map_err(field)?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,13 +344,25 @@ pub struct SpecUpdated {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct IntegrationRow {
     plugin_id: String,
     description: Option<String>,
     config: Option<String>,
     can_remove: i64,
     can_refresh: i64,
+}
+
+impl FromRow for IntegrationRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(IntegrationRow {
+            plugin_id: row.text("plugin_id")?,
+            description: row.opt_text("description")?,
+            config: row.opt_text("config")?,
+            can_remove: row.int("can_remove")?,
+            can_refresh: row.int("can_refresh")?,
+        })
+    }
 }
 
 const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \
@@ -397,7 +431,7 @@ pub async fn load_operation(
     else {
         return Ok(None);
     };
-    serde_json::from_str(data)
+    OperationRow::from_json_text(data)
         .map(Some)
         .map_err(|e| OpenApiStoreError::Internal(format!("operation {slug}.{tool}: {e}")))
 }
