@@ -11,8 +11,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Deserialize;
-
 use crate::tools::SearchIndex;
 
 /// Indexes kept at most.
@@ -21,7 +19,7 @@ const MAX_ENTRIES: usize = 8;
 const MAX_BYTES: usize = 24 * 1024 * 1024;
 
 /// The state of a partition's visible `tool` rows.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
     pub count: f64,
     pub updated: Option<f64>,
@@ -29,7 +27,6 @@ pub struct Fingerprint {
     /// Visible connections whose tools are older than their integration's configuration
     /// (§8.7). Non-zero means "refresh, then fingerprint again"; folding the check into this
     /// query saves the common path a D1 round trip.
-    #[serde(default)]
     pub stale: f64,
 }
 

@@ -7,7 +7,6 @@
 //! definition). Schema views and calls read exactly the definitions a tool lists, never the
 //! spec.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::address::DynamicAddress;
@@ -16,7 +15,7 @@ use crate::auth::Principal;
 use crate::owner::{Owner, Partition};
 use crate::plugins::openapi::ToolAnnotations;
 use crate::policies::PolicySet;
-use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, SqlValue, Statement, StoreError};
 
 /// Why a stored catalog value could not be used. Logged, never shown.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,7 +27,7 @@ pub enum CatalogError {
 }
 
 /// A `tool` row as listings and the search index need it (no schemas).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ToolRow {
     pub integration: String,
     pub owner: Owner,
@@ -37,6 +36,20 @@ pub struct ToolRow {
     pub plugin_id: String,
     pub description: String,
     annotations: Option<String>,
+}
+
+impl FromRow for ToolRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(ToolRow {
+            integration: row.text("integration")?,
+            owner: row.owner("owner")?,
+            connection: row.text("connection")?,
+            name: row.text("name")?,
+            plugin_id: row.text("plugin_id")?,
+            description: row.text("description")?,
+            annotations: row.opt_text("annotations")?,
+        })
+    }
 }
 
 impl ToolRow {
@@ -109,11 +122,23 @@ pub(super) const FINGERPRINT_SQL: &str = concat!(
      WHERE tenant = ?1 AND (owner = 'org' OR (owner = 'user' AND subject = ?2))"
 );
 
-#[derive(Deserialize)]
 struct FingerprintRow {
-    #[serde(flatten)]
     fingerprint: Fingerprint,
     policies: Option<String>,
+}
+
+impl FromRow for FingerprintRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(FingerprintRow {
+            fingerprint: Fingerprint {
+                count: row.real("count")?,
+                updated: row.opt_real("updated")?,
+                created: row.real("created")?,
+                stale: row.opt_real("stale")?.unwrap_or(0.0),
+            },
+            policies: row.opt_text("policies")?,
+        })
+    }
 }
 
 /// One row summarising the caller's visible tool rows (see [`super::cache`]), with the caller's
@@ -198,13 +223,24 @@ pub struct SchemaRow {
     pub defs: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
 struct RawSchemaRow {
     name: String,
     description: String,
     input_schema: Option<String>,
     output_schema: Option<String>,
     defs: Option<String>,
+}
+
+impl FromRow for RawSchemaRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(RawSchemaRow {
+            name: row.text("name")?,
+            description: row.text("description")?,
+            input_schema: row.opt_text("input_schema")?,
+            output_schema: row.opt_text("output_schema")?,
+            defs: row.opt_text("defs")?,
+        })
+    }
 }
 
 const SCHEMA_SQL: &str = concat!(
@@ -264,7 +300,6 @@ pub struct CallRow {
     pub oauth_reauth_required: bool,
 }
 
-#[derive(Deserialize)]
 struct RawCallRow {
     plugin_id: String,
     input_schema: Option<String>,
@@ -278,6 +313,25 @@ struct RawCallRow {
     oauth_client: Option<String>,
     expires_at: Option<i64>,
     oauth_reauth_required: Option<i64>,
+}
+
+impl FromRow for RawCallRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(RawCallRow {
+            plugin_id: row.text("plugin_id")?,
+            input_schema: row.opt_text("input_schema")?,
+            annotations: row.opt_text("annotations")?,
+            template: row.text("template")?,
+            provider: row.text("provider")?,
+            sealed: row.opt_text("sealed")?,
+            config: row.opt_text("config")?,
+            binding: row.opt_text("binding")?,
+            defs: row.opt_text("defs")?,
+            oauth_client: row.opt_text("oauth_client")?,
+            expires_at: row.opt_int("expires_at")?,
+            oauth_reauth_required: row.opt_int("oauth_reauth_required")?,
+        })
+    }
 }
 
 const CALL_SQL: &str = concat!(

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use super::name;
 use super::wire::{Connection, CreateRequest, Origin, PatchRequest, ToolSummary};
 use crate::app::Services;
@@ -13,7 +11,7 @@ use crate::auth::Principal;
 use crate::crypto::{CryptoError, SecretValue};
 use crate::owner::{Owner, Partition};
 use crate::providers::{self, encrypted, ProviderError};
-use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, SqlValue, Statement, StoreError};
 
 /// The built-in integration has static tools only; it cannot hold connections.
 const BUILT_IN_INTEGRATION: &str = "executor";
@@ -86,7 +84,6 @@ impl ConnectionKey {
     }
 }
 
-#[derive(Deserialize)]
 struct ConnectionRow {
     owner: Owner,
     name: String,
@@ -100,6 +97,25 @@ struct ConnectionRow {
     oauth_client: Option<String>,
     oauth_client_owner: Option<Owner>,
     oauth_scope: Option<String>,
+}
+
+impl FromRow for ConnectionRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(ConnectionRow {
+            owner: row.owner("owner")?,
+            name: row.text("name")?,
+            integration: row.text("integration")?,
+            template: row.text("template")?,
+            provider: row.text("provider")?,
+            item_ids: row.text("item_ids")?,
+            identity_label: row.opt_text("identity_label")?,
+            description: row.opt_text("description")?,
+            expires_at: row.opt_int("expires_at")?,
+            oauth_client: row.opt_text("oauth_client")?,
+            oauth_client_owner: row.opt_owner("oauth_client_owner")?,
+            oauth_scope: row.opt_text("oauth_scope")?,
+        })
+    }
 }
 
 impl ConnectionRow {
@@ -494,17 +510,34 @@ const TOOLS_SQL: &str = "SELECT name, plugin_id, description FROM tool \
      WHERE tenant = ?1 AND owner = ?2 AND subject = ?3 AND integration = ?4 AND connection = ?5 \
      ORDER BY created_at, name";
 
-#[derive(Deserialize)]
 struct ToolRow {
     name: String,
     plugin_id: String,
     description: String,
 }
 
-#[derive(Deserialize)]
+impl FromRow for ToolRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(ToolRow {
+            name: row.text("name")?,
+            plugin_id: row.text("plugin_id")?,
+            description: row.text("description")?,
+        })
+    }
+}
+
 struct ProducerRow {
     plugin_id: String,
     config: Option<String>,
+}
+
+impl FromRow for ProducerRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(ProducerRow {
+            plugin_id: row.text("plugin_id")?,
+            config: row.opt_text("config")?,
+        })
+    }
 }
 
 const PRODUCER_SQL: &str =
@@ -690,11 +723,20 @@ async fn connection_tools(
         .collect())
 }
 
-#[derive(Deserialize)]
 struct KeyRow {
     owner: Owner,
     integration: String,
     name: String,
+}
+
+impl FromRow for KeyRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(KeyRow {
+            owner: row.owner("owner")?,
+            integration: row.text("integration")?,
+            name: row.text("name")?,
+        })
+    }
 }
 
 /// Visible connections whose tools are older than their integration's last tool-affecting

@@ -1,17 +1,14 @@
 //! Every `execution` row statement (schema: `src/store/migrations/0003_executions.sql`). Each
 //! statement filters on the owner (tenant + subject), so another principal's id reads as absent.
 
-use serde::Deserialize;
-
 use crate::auth::Principal;
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, Statement, StoreError};
 
 /// Expired rows removed per new pause (keeps the cleanup's cost bounded).
 const CLEANUP_BATCH: i64 = 50;
 
 /// Where an execution row is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Paused,
     Running,
@@ -26,10 +23,19 @@ impl Status {
             Status::Settled => "settled",
         }
     }
+
+    fn parse(value: &str) -> Option<Status> {
+        match value {
+            "paused" => Some(Status::Paused),
+            "running" => Some(Status::Running),
+            "settled" => Some(Status::Settled),
+            _ => None,
+        }
+    }
 }
 
 /// One row, JSON columns still as text.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ExecutionRow {
     pub id: String,
     pub status: Status,
@@ -41,6 +47,25 @@ pub struct ExecutionRow {
     pub claim: Option<String>,
     pub lease_until: Option<i64>,
     pub expires_at: i64,
+}
+
+impl FromRow for ExecutionRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        let status = row.text("status")?;
+        Ok(ExecutionRow {
+            id: row.text("id")?,
+            status: Status::parse(&status)
+                .ok_or_else(|| StoreError::new("decode row", "column `status`: unknown status"))?,
+            code: row.opt_text("code")?,
+            journal: row.opt_text("journal")?,
+            pending: row.opt_text("pending")?,
+            decision: row.opt_text("decision")?,
+            outcome: row.opt_text("outcome")?,
+            claim: row.opt_text("claim")?,
+            lease_until: row.opt_int("lease_until")?,
+            expires_at: row.int("expires_at")?,
+        })
+    }
 }
 
 /// The caller's execution `id`, if it exists (expired or not).
@@ -225,12 +250,23 @@ pub async fn delete(sql: &dyn Sql, principal: &Principal, id: &str) -> Result<()
 }
 
 /// One row of the caller's waiting list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct WaitingRow {
     pub id: String,
     pub pending: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+impl FromRow for WaitingRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(WaitingRow {
+            id: row.text("id")?,
+            pending: row.opt_text("pending")?,
+            created_at: row.int("created_at")?,
+            expires_at: row.int("expires_at")?,
+        })
+    }
 }
 
 /// The caller's paused, unexpired rows, newest first, after `(created_at, id)` of the previous

@@ -5,10 +5,10 @@
 pub mod config;
 pub mod detect;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, Statement, StoreError};
 
 /// `IntegrationResponse` on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +42,7 @@ pub fn built_in() -> Integration {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct IntegrationRow {
     slug: String,
     plugin_id: String,
@@ -51,6 +51,20 @@ struct IntegrationRow {
     config: Option<String>,
     can_remove: i64,
     can_refresh: i64,
+}
+
+impl FromRow for IntegrationRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(IntegrationRow {
+            slug: row.text("slug")?,
+            plugin_id: row.text("plugin_id")?,
+            name: row.opt_text("name")?,
+            description: row.opt_text("description")?,
+            config: row.opt_text("config")?,
+            can_remove: row.int("can_remove")?,
+            can_refresh: row.int("can_refresh")?,
+        })
+    }
 }
 
 const LIST_SQL: &str =

@@ -3,13 +3,11 @@
 //! `oauth_token_url`, and from migration 0005 `oauth_refresh_lease`, `oauth_reauth_required`).
 //! Each query carries the owner predicate (§4.2).
 
-use serde::Deserialize;
-
 use crate::owner::{Owner, Partition};
-use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, SqlValue, Statement, StoreError};
 
 /// An `oauth_client` row.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ClientRow {
     pub owner: Owner,
     pub slug: String,
@@ -21,6 +19,23 @@ pub struct ClientRow {
     pub resource: Option<String>,
     pub origin_kind: Option<String>,
     pub origin_integration: Option<String>,
+}
+
+impl FromRow for ClientRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(ClientRow {
+            owner: row.owner("owner")?,
+            slug: row.text("slug")?,
+            authorization_url: row.text("authorization_url")?,
+            token_url: row.text("token_url")?,
+            grant: row.text("grant")?,
+            client_id: row.text("client_id")?,
+            client_secret_item_id: row.opt_text("client_secret_item_id")?,
+            resource: row.opt_text("resource")?,
+            origin_kind: row.opt_text("origin_kind")?,
+            origin_integration: row.opt_text("origin_integration")?,
+        })
+    }
 }
 
 const LIST_CLIENTS_SQL: &str = "SELECT owner, slug, authorization_url, token_url, grant, \
@@ -150,7 +165,7 @@ pub async fn delete_secret(
 }
 
 /// An `oauth_session` row (an authorization-code flow waiting for its callback).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct SessionRow {
     pub row_id: String,
     pub owner: Owner,
@@ -164,6 +179,25 @@ pub struct SessionRow {
     pub identity_label: Option<String>,
     pub payload: String,
     pub expires_at: i64,
+}
+
+impl FromRow for SessionRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(SessionRow {
+            row_id: row.text("row_id")?,
+            owner: row.owner("owner")?,
+            subject: row.text("subject")?,
+            client_slug: row.text("client_slug")?,
+            integration: row.text("integration")?,
+            name: row.text("name")?,
+            template: row.text("template")?,
+            redirect_url: row.text("redirect_url")?,
+            pkce_verifier: row.opt_text("pkce_verifier")?,
+            identity_label: row.opt_text("identity_label")?,
+            payload: row.text("payload")?,
+            expires_at: row.int("expires_at")?,
+        })
+    }
 }
 
 const INSERT_SESSION_SQL: &str = "INSERT INTO oauth_session (row_id, tenant, owner, subject, \
@@ -329,7 +363,7 @@ pub fn mint_connection(partition: &Partition, m: &Minted<'_>, now_ms: i64) -> St
 }
 
 /// The OAuth state of one connection, as the refresher reads it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct OAuthState {
     pub item_ids: String,
     pub oauth_client: Option<String>,
@@ -340,6 +374,22 @@ pub struct OAuthState {
     pub oauth_token_url: Option<String>,
     pub oauth_refresh_lease: Option<i64>,
     pub oauth_reauth_required: i64,
+}
+
+impl FromRow for OAuthState {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(OAuthState {
+            item_ids: row.text("item_ids")?,
+            oauth_client: row.opt_text("oauth_client")?,
+            oauth_client_owner: row.opt_owner("oauth_client_owner")?,
+            refresh_item_id: row.opt_text("refresh_item_id")?,
+            expires_at: row.opt_int("expires_at")?,
+            oauth_scope: row.opt_text("oauth_scope")?,
+            oauth_token_url: row.opt_text("oauth_token_url")?,
+            oauth_refresh_lease: row.opt_int("oauth_refresh_lease")?,
+            oauth_reauth_required: row.int("oauth_reauth_required")?,
+        })
+    }
 }
 
 fn key_params(p: &Partition, integration: &str, name: &str) -> Vec<SqlValue> {

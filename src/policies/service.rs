@@ -8,8 +8,6 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-
 use super::pattern::{self, PatternError};
 use super::position::{self, PositionError};
 use super::wire::{CreateRequest, RemoveRequest, SchemaError, ToolPolicy, UpdateRequest};
@@ -17,7 +15,7 @@ use super::{Action, PolicySet};
 use crate::app::Services;
 use crate::auth::Principal;
 use crate::owner::{Owner, Partition};
-use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, SqlValue, Statement, StoreError};
 
 /// Which submitted field a [`PolicyError::Invalid`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +112,6 @@ fn parse_position(submitted: &str) -> Result<String, PolicyError> {
     Ok(submitted.to_string())
 }
 
-#[derive(Deserialize)]
 struct PolicyRow {
     id: String,
     owner: Owner,
@@ -123,6 +120,22 @@ struct PolicyRow {
     position: String,
     created_at: i64,
     updated_at: i64,
+}
+
+impl FromRow for PolicyRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        let action = row.text("action")?;
+        Ok(PolicyRow {
+            id: row.text("id")?,
+            owner: row.owner("owner")?,
+            pattern: row.text("pattern")?,
+            action: Action::parse(&action)
+                .ok_or_else(|| StoreError::new("decode row", "column `action`: unknown action"))?,
+            position: row.text("position")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+        })
+    }
 }
 
 impl PolicyRow {
@@ -174,9 +187,18 @@ pub(crate) use visible_policies_json;
 
 /// The [`PolicySet`] of what [`visible_policies_json!`] selected.
 pub fn set_from_json(text: &str) -> Result<PolicySet, StoreError> {
-    let rows: Vec<PolicyRow> = serde_json::from_str(text)
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| StoreError::new("decode policies", e.to_string()))?;
-    let mut policies: Vec<ToolPolicy> = rows.into_iter().map(PolicyRow::into_wire).collect();
+    let Some(items) = value.as_array() else {
+        return Err(StoreError::new("decode policies", "expected an array"));
+    };
+    let mut policies = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(row) = item.as_object() else {
+            return Err(StoreError::new("decode policies", "expected an object"));
+        };
+        policies.push(PolicyRow::from_row(&RowReader(row))?.into_wire());
+    }
     sort(&mut policies);
     Ok(PolicySet::new(policies))
 }

@@ -14,7 +14,6 @@ pub mod schema;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 
 pub use blobs::{Blobs, MemoryBlobs};
 
@@ -101,14 +100,179 @@ pub trait Sql {
     async fn batch(&self, statements: Vec<Statement>) -> Result<(), StoreError>;
 }
 
+/// A typed value read out of a result [`Row`] by [`RowReader`] (`Self::from_row`).
+///
+/// Why not `serde::Deserialize`: every derived row type monomorphises serde's struct visitor and
+/// `Map::deserialize_any` in the wasm bundle (tens of KB gzip across the crate); one
+/// non-generic reader with a small per-type constructor costs a fraction of that.
+pub trait FromRow: Sized {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError>;
+}
+
 /// Decodes rows into typed values.
-pub fn decode_rows<T: DeserializeOwned>(rows: Vec<Row>) -> Result<Vec<T>, StoreError> {
-    rows.into_iter()
-        .map(|row| {
-            serde_json::from_value(serde_json::Value::Object(row))
-                .map_err(|e| StoreError::new("decode row", e.to_string()))
-        })
+pub fn decode_rows<T: FromRow>(rows: Vec<Row>) -> Result<Vec<T>, StoreError> {
+    rows.iter()
+        .map(|row| T::from_row(&RowReader(row)))
         .collect()
+}
+
+/// Reads typed columns of one [`Row`]. A missing column reads like `NULL`; a required column
+/// that is `NULL`/missing or a value of the wrong type is a "decode row" [`StoreError`] naming
+/// the column.
+#[derive(Clone, Copy)]
+pub struct RowReader<'a>(pub &'a Row);
+
+impl<'a> RowReader<'a> {
+    fn value(&self, column: &str) -> Option<&'a serde_json::Value> {
+        self.0.get(column).filter(|v| !v.is_null())
+    }
+
+    /// A JSON object (stored JSON read with the same reader), `None` when it is not one.
+    pub fn object(value: &'a serde_json::Value) -> Option<RowReader<'a>> {
+        value.as_object().map(RowReader)
+    }
+
+    /// A boolean member of a stored JSON object, absent or `null` = `None`.
+    pub fn opt_bool(&self, column: &str) -> Result<Option<bool>, StoreError> {
+        match self.value(column) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| column_error(column, "expected a boolean")),
+        }
+    }
+
+    /// A boolean member that must be present.
+    pub fn bool(&self, column: &str) -> Result<bool, StoreError> {
+        self.opt_bool(column)?
+            .ok_or_else(|| column_error(column, "missing"))
+    }
+
+    /// An object member of a stored JSON object, absent or `null` = `None`.
+    pub fn opt_object(&self, column: &str) -> Result<Option<RowReader<'a>>, StoreError> {
+        match self.value(column) {
+            None => Ok(None),
+            Some(v) => RowReader::object(v)
+                .map(Some)
+                .ok_or_else(|| column_error(column, "expected an object")),
+        }
+    }
+
+    /// An array member of a stored JSON object, absent or `null` = empty.
+    pub fn array(&self, column: &str) -> Result<&'a [serde_json::Value], StoreError> {
+        match self.value(column) {
+            None => Ok(&[]),
+            Some(v) => v
+                .as_array()
+                .map(Vec::as_slice)
+                .ok_or_else(|| column_error(column, "expected an array")),
+        }
+    }
+
+    /// Any JSON member, absent or `null` = `None`.
+    pub fn opt_json(&self, column: &str) -> Option<serde_json::Value> {
+        self.value(column).cloned()
+    }
+
+    /// An array of strings, absent or `null` = empty.
+    pub fn texts(&self, column: &str) -> Result<Vec<String>, StoreError> {
+        self.array(column)?
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| column_error(column, "expected an array of strings"))
+            })
+            .collect()
+    }
+
+    /// An object of strings, absent or `null` = empty.
+    pub fn text_map(
+        &self,
+        column: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Some(map) = self.opt_object(column)? {
+            for (k, v) in map.0 {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| column_error(column, "expected an object of strings"))?;
+                out.insert(k.clone(), v.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `TEXT` column that may be `NULL`.
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        match self.value(column) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(column_error(column, "expected text")),
+        }
+    }
+
+    /// A `TEXT NOT NULL` column.
+    pub fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.opt_text(column)?
+            .ok_or_else(|| column_error(column, "missing"))
+    }
+
+    /// An `INTEGER` column that may be `NULL`.
+    pub fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        match self.value(column) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| column_error(column, "expected an integer")),
+        }
+    }
+
+    /// An `INTEGER NOT NULL` column.
+    pub fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.opt_int(column)?
+            .ok_or_else(|| column_error(column, "missing"))
+    }
+
+    /// A numeric column (integers widen) that may be `NULL`.
+    pub fn opt_real(&self, column: &str) -> Result<Option<f64>, StoreError> {
+        match self.value(column) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| column_error(column, "expected a number")),
+        }
+    }
+
+    /// A numeric `NOT NULL` column.
+    pub fn real(&self, column: &str) -> Result<f64, StoreError> {
+        self.opt_real(column)?
+            .ok_or_else(|| column_error(column, "missing"))
+    }
+
+    /// An `owner` column (`org` | `user`) that may be `NULL`.
+    pub fn opt_owner(&self, column: &str) -> Result<Option<crate::owner::Owner>, StoreError> {
+        match self.opt_text(column)? {
+            None => Ok(None),
+            Some(s) => crate::owner::Owner::parse(&s)
+                .map(Some)
+                .ok_or_else(|| column_error(column, "expected `org` or `user`")),
+        }
+    }
+
+    /// An `owner NOT NULL` column.
+    pub fn owner(&self, column: &str) -> Result<crate::owner::Owner, StoreError> {
+        self.opt_owner(column)?
+            .ok_or_else(|| column_error(column, "missing"))
+    }
+}
+
+#[cold]
+fn column_error(column: &str, problem: &str) -> StoreError {
+    StoreError::new("decode row", format!("column `{column}`: {problem}"))
 }
 
 /// String key/value storage with JSON values (Durable Object storage).

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::plugins::openapi::ToolAnnotations;
@@ -170,7 +170,7 @@ pub fn parse_introspection(text: &str) -> Result<Schema, SchemaError> {
 }
 
 /// How one tool is called: what [`super::invoke`] needs, stored as the operation row's binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlBinding {
     /// `query` or `mutation`.

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::json_fields::Fields;
 use serde_json::{json, Map, Value};
@@ -31,7 +31,7 @@ use crate::net::http::guarded_fetch;
 use crate::owner::Partition;
 use crate::plugins::openapi::store::{parse_inputs, valid_slug, MergeMode, MAX_SLUG_CHARS};
 use crate::plugins::openapi::AuthTemplate;
-use crate::store::{decode_rows, Sql, SqlValue, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, SqlValue, Statement, StoreError};
 
 /// `plugin_id` of GraphQL integrations and rows.
 pub const PLUGIN_ID: &str = "graphql";
@@ -545,10 +545,18 @@ pub async fn write_generation(
 
 const ROW_SQL: &str = "SELECT plugin_id, config FROM integration WHERE tenant = ?1 AND slug = ?2";
 
-#[derive(Deserialize)]
 struct Row {
     plugin_id: String,
     config: Option<String>,
+}
+
+impl FromRow for Row {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(Row {
+            plugin_id: row.text("plugin_id")?,
+            config: row.opt_text("config")?,
+        })
+    }
 }
 
 async fn row(sql: &dyn Sql, tenant: &str, slug: &str) -> Result<Option<Row>, StoreError> {

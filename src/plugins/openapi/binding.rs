@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::naming::HttpMethod;
 use crate::json_fields::Fields;
 
 /// How to turn a tool call into an HTTP request and its response into a result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationBinding {
     pub method: HttpMethod,
@@ -30,7 +30,7 @@ pub struct OperationBinding {
 }
 
 /// One server URL template and the defaults of its variables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerBinding {
     pub url: String,
@@ -40,7 +40,7 @@ pub struct ServerBinding {
 }
 
 /// Where a parameter goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ParameterLocation {
     Path,
@@ -63,7 +63,7 @@ impl ParameterLocation {
 }
 
 /// One parameter: the argument named `name` goes to `location`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterBinding {
     pub name: String,
@@ -80,14 +80,14 @@ pub struct ParameterBinding {
 }
 
 /// The request body's media types in declaration order; the first is the default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestBodyBinding {
     pub required: bool,
     pub media_types: Vec<MediaTypeBinding>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaTypeBinding {
     pub media_type: String,
@@ -96,7 +96,7 @@ pub struct MediaTypeBinding {
     pub encoding: BTreeMap<String, EncodingBinding>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EncodingBinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +110,7 @@ pub struct EncodingBinding {
 }
 
 /// The response the output schema describes, and whether it carries a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseBinding {
     /// `200`, `2XX` or `default`.
@@ -131,7 +131,7 @@ impl ResponseBinding {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ByteFieldHint {
     /// Always `data` today.
@@ -142,7 +142,7 @@ pub struct ByteFieldHint {
     pub size_field: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ByteEncoding {
     Base64,

@@ -20,7 +20,7 @@ use super::raw::{self, RawObject};
 use super::schema::rewrite_refs;
 
 /// One derived tool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolDefinition {
     /// `group.leaf`, unique within the document.
@@ -36,7 +36,7 @@ pub struct ToolDefinition {
 }
 
 /// Default approval behaviour; policies may override it (executor-behaviour.md §9).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolAnnotations {
     #[serde(default, skip_serializing_if = "Option::is_none")]

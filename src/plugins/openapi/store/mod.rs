@@ -45,7 +45,7 @@ use crate::plugins::openapi::{
     derive_auth_templates, info, parse, preview as preview_document, AuthTemplate, OpenApiError,
     OperationBinding, SpecPreview, ToolAnnotations,
 };
-use crate::store::{decode_rows, Sql, Statement, StoreError};
+use crate::store::{decode_rows, FromRow, RowReader, Sql, Statement, StoreError};
 
 /// `plugin_id` of OpenAPI integrations and rows.
 pub const PLUGIN_ID: &str = "openapi";
@@ -168,7 +168,7 @@ impl OpenApiConfig {
 }
 
 /// One `op:<slug>:<generation>` row's `data`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationRow {
     pub binding: OperationBinding,
@@ -411,6 +411,18 @@ pub(crate) struct IntegrationRow {
     pub(crate) config: Option<String>,
     pub(crate) can_remove: i64,
     pub(crate) can_refresh: i64,
+}
+
+impl FromRow for IntegrationRow {
+    fn from_row(row: &RowReader<'_>) -> Result<Self, StoreError> {
+        Ok(IntegrationRow {
+            plugin_id: row.text("plugin_id")?,
+            description: row.opt_text("description")?,
+            config: row.opt_text("config")?,
+            can_remove: row.int("can_remove")?,
+            can_refresh: row.int("can_refresh")?,
+        })
+    }
 }
 
 const ROW_SQL: &str = "SELECT plugin_id, description, config, can_remove, can_refresh \
