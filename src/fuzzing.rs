@@ -5,9 +5,6 @@
 //!
 //! Compiled only for tests and with the `fuzzing` feature, so none of it reaches the Worker's wasm.
 //!
-//! Not covered yet because the parsers do not exist: GraphQL introspection and Google Discovery
-//! documents (issue #8 asks for targets once they land).
-
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
@@ -22,7 +19,10 @@ use crate::config::{AuthMode, Config};
 use crate::http::{Request, Response};
 use crate::mcp::internal_headers as h;
 use crate::mcp::session::SessionObject;
-use crate::net::http::NoNetwork;
+use crate::net::http::{
+    BodyStream, FetchError, HttpClient, NoNetwork, OutboundRequest, OutboundResponse,
+    StreamingResponse,
+};
 use crate::store::{MemoryBlobs, MemoryKeyValue, Row, Sql, Statement, StoreError};
 use crate::time::{FixedClock, NoWaitTimer};
 
@@ -38,6 +38,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("access_jwt", access_jwt),
     ("policy_pattern", policy_pattern),
     ("ssrf_url", ssrf_url),
+    ("graphql_introspection", graphql_introspection),
+    ("google_discovery", google_discovery),
+    ("mcp_remote", mcp_remote),
+    ("oauth_response", oauth_response),
 ];
 
 /// Polls a future to completion with a no-op waker. Everything the targets await is an
@@ -379,6 +383,464 @@ pub fn ssrf_url(data: &[u8]) {
     }
 }
 
+/// GraphQL introspection ingest: `parse_introspection` then `derive`, as `graphql::store`
+/// does with a server's answer. Errors are typed; the tools are bounded (count, `$defs` per
+/// tool), uniquely named (they key unique storage rows), and every row serialises.
+pub fn graphql_introspection(data: &[u8]) {
+    use crate::plugins::graphql::schema::{MAX_DEFS_PER_TOOL, MAX_TOOLS};
+    use crate::plugins::graphql::{derive, invoke, parse_introspection, SchemaError};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let schema = match parse_introspection(text) {
+        Ok(schema) => schema,
+        Err(error) => {
+            assert!(matches!(
+                error,
+                SchemaError::Introspection(_) | SchemaError::Extraction(_)
+            ));
+            assert!(!error.message().is_empty());
+            return;
+        }
+    };
+    let derived = derive(&schema);
+    assert!(derived.tools.len() <= MAX_TOOLS);
+    let mut names = std::collections::BTreeSet::new();
+    for tool in &derived.tools {
+        assert!(
+            names.insert(tool.name.as_str()),
+            "two tools named {}",
+            tool.name
+        );
+        let kind = tool.binding.kind.as_str();
+        assert!(matches!(kind, "query" | "mutation"), "{kind}");
+        assert_eq!(tool.name, format!("{kind}.{}", tool.binding.field));
+        // Mutations always need approval; queries never ask.
+        assert_eq!(tool.annotations.is_some(), kind == "mutation");
+        assert!(tool.binding.document.starts_with(kind));
+        assert!(tool.defs.len() <= MAX_DEFS_PER_TOOL);
+        for def in &tool.defs {
+            assert!(derived.defs.contains_key(def), "{def} is not a $def");
+        }
+        if let Some(input) = &tool.input_schema {
+            assert_eq!(input["type"], "object");
+        }
+        // The operation row as stored, and the variables of a call with every declared argument.
+        let row = json!({"binding": tool.binding, "description": tool.description,
+            "inputSchema": tool.input_schema, "annotations": tool.annotations, "defs": tool.defs});
+        assert!(serde_json::from_str::<Value>(&row.to_string()).is_ok());
+        let args: Map<String, Value> = tool
+            .binding
+            .args
+            .iter()
+            .map(|a| (a.clone(), Value::Null))
+            .collect();
+        let variables = invoke::variables(&tool.binding, &args);
+        assert!(variables.keys().all(|k| tool.binding.args.contains(k)));
+    }
+    for def in derived.defs.values() {
+        assert!(def.is_object());
+    }
+}
+
+/// Google Discovery ⇒ OpenAPI, then the OpenAPI ingest on the converted text, as
+/// `google::store` does for a bundle. A JSON array is a bundle of documents (up to one past the
+/// limit), anything else one document; short inputs are also tried as bundle URLs. A converted
+/// document always re-parses as OpenAPI, and stays within the method and parameter bounds.
+pub fn google_discovery(data: &[u8]) {
+    use crate::plugins::google::discovery::{
+        convert, is_discovery, normalise_url, MAX_DOCUMENTS, MAX_METHODS, MAX_PARAMETERS,
+    };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if text.len() <= 512 {
+        if let Ok(url) = normalise_url(text) {
+            let parsed = crate::net::parse_url(&url).ok();
+            let parsed = parsed
+                .as_ref()
+                .map(|u| (u.scheme(), u.fragment(), u.username()));
+            assert!(
+                matches!(parsed, Some(("http" | "https", None, ""))),
+                "{url}"
+            );
+            assert_eq!(
+                normalise_url(&url).ok(),
+                Some(url.clone()),
+                "not idempotent"
+            );
+        }
+    }
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    let docs = match value {
+        Value::Array(items) => items.into_iter().take(MAX_DOCUMENTS + 1).collect(),
+        doc => {
+            let _ = is_discovery(&doc);
+            vec![doc]
+        }
+    };
+    let Ok(converted) = convert(docs) else {
+        return;
+    };
+    assert!(converted.method_count <= MAX_METHODS);
+    let mut sorted = converted.scopes.clone();
+    sorted.dedup();
+    assert_eq!(sorted, converted.scopes, "scopes are sorted and unique");
+    assert!(converted.scopes.windows(2).all(|w| w[0] < w[1]));
+    let openapi: Value = match serde_json::from_str(&converted.text) {
+        Ok(v) => v,
+        Err(e) => panic!("the converted document is not JSON: {e}"),
+    };
+    let parameters: usize = openapi["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|item| item.values())
+                .filter_map(|op| op["parameters"].as_array().map(Vec::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert!(parameters <= MAX_PARAMETERS);
+    let parsed = crate::plugins::openapi::parse(converted.text);
+    if let Err(e) = &parsed {
+        panic!("the converted document does not re-parse as OpenAPI: {e}");
+    }
+    derive_from(parsed);
+}
+
+/// An upstream server played by the fuzz input: each request gets the next scripted answer
+/// (then `fallback`); an opened stream yields the scripted chunks.
+struct ScriptedUpstream {
+    answers: RefCell<std::collections::VecDeque<OutboundResponse>>,
+    fallback: u16,
+    stream: RefCell<Option<Vec<Vec<u8>>>>,
+}
+
+impl ScriptedUpstream {
+    /// Answers from `data` split at `0xFF` bytes (never part of UTF-8 text): each piece's first
+    /// byte picks status and headers (`b % 8`, so ASCII `0`–`7` name them in seeds), the rest
+    /// is the body.
+    fn from_script(data: &[u8], fallback: u16) -> ScriptedUpstream {
+        let answers = data
+            .split(|b| *b == 0xFF)
+            .filter_map(|piece| piece.split_first())
+            .take(64)
+            .map(|(&pick, body)| {
+                let json = ("content-type".to_owned(), "application/json".to_owned());
+                let (status, headers) = match pick % 8 {
+                    0 => (200, vec![json]),
+                    1 => (
+                        200,
+                        vec![(
+                            "content-type".into(),
+                            "application/x-www-form-urlencoded".into(),
+                        )],
+                    ),
+                    2 => (
+                        200,
+                        vec![("content-type".into(), "text/event-stream".into())],
+                    ),
+                    3 => (202, vec![]),
+                    4 => (400, vec![json]),
+                    5 => (
+                        401,
+                        vec![(
+                            "www-authenticate".into(),
+                            String::from_utf8_lossy(body).into_owned(),
+                        )],
+                    ),
+                    6 => (404, vec![]),
+                    _ => (
+                        302,
+                        vec![(
+                            "location".into(),
+                            String::from_utf8_lossy(body).into_owned(),
+                        )],
+                    ),
+                };
+                OutboundResponse {
+                    status,
+                    headers,
+                    body: body.to_vec(),
+                }
+            })
+            .collect();
+        ScriptedUpstream {
+            answers: RefCell::new(answers),
+            fallback,
+            stream: RefCell::new(None),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl HttpClient for ScriptedUpstream {
+    async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, FetchError> {
+        Ok(self
+            .answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(OutboundResponse {
+                status: self.fallback,
+                headers: Vec::new(),
+                body: Vec::new(),
+            }))
+    }
+
+    async fn open(&self, request: OutboundRequest) -> Result<StreamingResponse, FetchError> {
+        let Some(chunks) = self.stream.borrow_mut().take() else {
+            return NoNetwork.open(request).await;
+        };
+        Ok(StreamingResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: Box::new(Chunks(chunks.into())),
+        })
+    }
+}
+
+struct Chunks(std::collections::VecDeque<Vec<u8>>);
+
+#[async_trait(?Send)]
+impl BodyStream for Chunks {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, FetchError> {
+        Ok(self.0.pop_front())
+    }
+}
+
+/// Runs `f` with services whose network is `http` (storage fails, the clock is fixed).
+fn with_services<R>(http: &dyn HttpClient, f: impl FnOnce(Services<'_>) -> R) -> R {
+    let config = fuzz_config();
+    let (sql, blobs, clock, keyring, timer) = (
+        FailingSql,
+        MemoryBlobs::default(),
+        FixedClock(1_700_000_000_000.0),
+        LazyKeyring::new(config.secret_key.clone()),
+        NoWaitTimer,
+    );
+    f(Services {
+        config: &config,
+        sql: &sql,
+        blobs: &blobs,
+        clock: &clock,
+        keyring: &keyring,
+        http,
+        timer: &timer,
+    })
+}
+
+/// Splits `body` into chunks whose sizes the seed picks (1 byte up to 128 at a time).
+fn chunked(body: &[u8], seed: u8) -> Vec<Vec<u8>> {
+    let mut mutator = Mutator::new(u64::from(seed) * 0x9e37_79b9 + body.len() as u64);
+    let widest = 1usize << (seed & 7);
+    let mut chunks = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let size = (1 + mutator.below(widest)).min(rest.len());
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk.to_vec());
+        rest = tail;
+    }
+    chunks
+}
+
+/// What the remote-MCP client reads from an untrusted server. The first byte picks how the body
+/// is cut into stream chunks; the rest is the server's bytes, read as: a POST's JSON-RPC answer
+/// (JSON and event stream), an event stream fed in those chunks (the same events as read whole;
+/// `endpoint` events never leave the stream's origin), a whole legacy SSE session on that
+/// stream, and a `tools/list` result turned into tool rows (unique catalog names, one per named
+/// tool, each row with its binding and approval flag).
+pub fn mcp_remote(data: &[u8]) {
+    use crate::plugins::mcp_remote::client::{
+        answer_in_body, drain_events, messages_url, sse_exchange, take_page, Endpoint, McpError,
+        SseEvents, SseRequest,
+    };
+    use crate::plugins::mcp_remote::store;
+    let Some((&seed, body)) = data.split_first() else {
+        return;
+    };
+    let check = |answer: &Result<Value, McpError>| {
+        if let Err(McpError::Rpc { message, .. }) = answer {
+            assert!(message.chars().count() <= 500);
+        }
+    };
+    for content_type in ["application/json", "text/event-stream"] {
+        if let Some(answer) = answer_in_body(content_type, body, 1) {
+            check(&answer);
+            if let Ok(result) = answer {
+                let _ = store::call_result(result);
+            }
+        }
+    }
+
+    // Event-stream framing: chunk boundaries must not change the events.
+    let mut whole = String::from_utf8_lossy(body).into_owned();
+    let expected = drain_events(&mut whole);
+    let mut events = SseEvents::default();
+    let mut seen = Vec::new();
+    for chunk in chunked(body, seed) {
+        if events.push(&chunk).is_err() {
+            return;
+        }
+        seen.extend(events.take_all());
+    }
+    events.close();
+    seen.extend(events.take_all());
+    assert_eq!(seen, expected, "chunking changed the events of {body:?}");
+    let stream_url = "https://mcp.example.com/sse?key=1";
+    for (name, data) in &expected {
+        if name == "endpoint" {
+            if let Ok(url) = messages_url(stream_url, data) {
+                let url = crate::net::parse_url(&url).ok();
+                assert_eq!(
+                    url.map(|u| u.origin().ascii_serialization()),
+                    Some("https://mcp.example.com".to_owned())
+                );
+            }
+        }
+    }
+
+    // A whole legacy session on this stream (every POST accepted).
+    let upstream = ScriptedUpstream::from_script(&[], 202);
+    *upstream.stream.borrow_mut() = Some(chunked(body, seed));
+    let endpoint = Endpoint {
+        url: stream_url.into(),
+        headers: vec![("authorization".into(), "Bearer fuzz-token".into())],
+        timeout_ms: 1_000,
+        allow_local_network: false,
+    };
+    let requests = vec![SseRequest {
+        method: "tools/list",
+        params: json!({}),
+    }];
+    if let Some(Ok((_, answers))) = block_on(sse_exchange(&upstream, &endpoint, requests)) {
+        answers.iter().for_each(check);
+    }
+
+    // A `tools/list` result ⇒ tool rows.
+    let Ok(mut page) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let mut tools = Vec::new();
+    let _ = take_page(&mut page, &mut tools);
+    let named: Vec<&str> = tools
+        .iter()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .collect();
+    let rows = store::derive(&tools);
+    assert_eq!(rows.len(), named.len());
+    let mut names = std::collections::BTreeSet::new();
+    for ((name, row), original) in rows.iter().zip(&named) {
+        assert!(names.insert(name.as_str()), "two tools named {name}");
+        assert!(!name.is_empty());
+        assert!(name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        assert_eq!(row["binding"]["toolName"], json!(original));
+        assert!(row["annotations"]["requiresApproval"].is_boolean());
+        assert!(row["inputSchema"].is_object());
+    }
+}
+
+/// What our OAuth code reads from authorization servers, each against a server scripted by the
+/// input ([`ScriptedUpstream`]): the token endpoint's answer (JSON or form; errors typed and
+/// clipped, expiry never overflows), discovery (protected-resource and authorization-server
+/// metadata, the `WWW-Authenticate` challenge) and a dynamic client registration answer (its
+/// client secret never shows in what we answer).
+pub fn oauth_response(data: &[u8]) {
+    use crate::oauth::token::{exchange, TokenError};
+    use crate::oauth::{clients, probe, OAuthError};
+
+    let upstream = ScriptedUpstream::from_script(data, 404);
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", "fuzz-code"),
+        ("client_id", "fuzz-client"),
+    ];
+    let token = with_services(&upstream, |services| {
+        block_on(exchange(services, "https://as.example.com/token", &params))
+    });
+    match token {
+        Some(Ok(tokens)) => {
+            assert!(!tokens.access_token.expose().is_empty());
+            let now = 1_700_000_000_000i64;
+            if let Some(at) = tokens.expires_at(now) {
+                assert_eq!(at >= now, tokens.expires_in.is_some_and(|s| s >= 0));
+            }
+        }
+        Some(Err(TokenError::Grant { error, description })) => {
+            for text in std::iter::once(&error).chain(description.as_ref()) {
+                assert!(text.chars().count() <= 200);
+                assert!(!text.chars().any(char::is_control));
+            }
+        }
+        _ => {}
+    }
+
+    let upstream = ScriptedUpstream::from_script(data, 404);
+    let probed = with_services(&upstream, |services| {
+        block_on(probe::probe(services, "https://mcp.example.com/mcp"))
+    });
+    match probed {
+        Some(Ok(found)) => {
+            assert!(found["authorizationUrl"].is_string());
+            assert!(found["tokenUrl"].is_string());
+        }
+        Some(Err(error)) => assert!(matches!(error, OAuthError::Probe(_)), "{error:?}"),
+        None => {}
+    }
+
+    let upstream = ScriptedUpstream::from_script(data, 404);
+    let config = fuzz_config();
+    let mut claims = Map::new();
+    claims.insert("email".into(), json!("fuzz@example.com"));
+    let principal = principal_from_claims(&claims, &config);
+    let request: clients::RegisterDynamic = match serde_json::from_value(json!({
+        "owner": "org", "slug": "fuzz", "registrationEndpoint": "https://as.example.com/register",
+        "authorizationUrl": "https://as.example.com/authorize",
+        "tokenUrl": "https://as.example.com/token", "scopes": ["a", "b"]
+    })) {
+        Ok(r) => r,
+        Err(e) => panic!("the registration request is valid: {e}"),
+    };
+    let registered = with_services(&upstream, |services| {
+        block_on(clients::register_dynamic(
+            services,
+            &principal,
+            request,
+            "https://executor.example/api/oauth/callback",
+        ))
+    });
+    // A secret the server sent back (with a 2xx) must not surface in our answer or error.
+    let secret = data
+        .split(|b| *b == 0xFF)
+        .next()
+        .filter(|first| first.first().is_some_and(|pick| pick % 8 <= 3))
+        .and_then(|first| serde_json::from_slice::<Value>(first.get(1..)?).ok())
+        .and_then(|v| v.get("client_secret")?.as_str().map(str::to_owned))
+        .filter(|s| s.len() >= 16);
+    match registered {
+        Some(Ok(answer)) => assert_eq!(answer, json!({"client": "fuzz"})),
+        Some(Err(error)) => {
+            assert!(
+                matches!(
+                    error,
+                    OAuthError::RegisterDynamic(_) | OAuthError::Internal(_)
+                ),
+                "{error:?}"
+            );
+            if let Some(secret) = secret {
+                assert!(!format!("{error:?}").contains(&secret));
+            }
+        }
+        None => {}
+    }
+}
+
 /// Seeds for each target: the shared fixtures and wire examples where they exist (read from
 /// `../shared/` beside the repository, small slices only), plus hand-written cases.
 pub fn seeds(target: &str, shared: &std::path::Path) -> Vec<Vec<u8>> {
@@ -479,6 +941,115 @@ pub fn seeds(target: &str, shared: &std::path::Path) -> Vec<Vec<u8>> {
                 "file:///etc/passwd",
             ] {
                 out.push(text(url));
+            }
+        }
+        "graphql_introspection" => {
+            let small = crate::plugins::graphql::fixture::small();
+            out.push(small.to_string().into_bytes());
+            out.push(small["data"].to_string().into_bytes());
+            out.push(
+                crate::plugins::graphql::fixture::large(12, 6, 8)
+                    .to_string()
+                    .into_bytes(),
+            );
+            out.push(text(r#"{"data":{"__schema":{"queryType":{"name":"Q"},"types":[{"kind":"OBJECT","name":"Q","fields":[{"name":"a","args":[],"type":{"kind":"NON_NULL","ofType":{"kind":"LIST","ofType":{"kind":"OBJECT","name":"Q"}}}},{"name":"a","args":[],"type":{"kind":"SCALAR","name":"Int"}}]}]}}}"#));
+            out.push(text(
+                r#"{"data":null,"errors":[{"message":"introspection is disabled"}]}"#,
+            ));
+            out.push(text(r#"{"__schema":{"types":[]}}"#));
+        }
+        "google_discovery" => {
+            let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            if let Ok(tasks) =
+                std::fs::read(manifest.join("tests/fixtures/discovery/tasks.v1.json"))
+            {
+                let mut bundle = b"[".to_vec();
+                bundle.extend_from_slice(&tasks);
+                bundle.push(b',');
+                bundle.extend_from_slice(&tasks);
+                bundle.push(b']');
+                out.push(tasks);
+                out.push(bundle);
+            }
+            out.push(text(r#"{"kind":"discovery#restDescription","discoveryVersion":"v1","name":"x","version":"v1","rootUrl":"https://x.googleapis.com/","servicePath":"x/v1/","parameters":{"alt":{"type":"string","location":"query","default":"json"}},"auth":{"oauth2":{"scopes":{"https://www.googleapis.com/auth/x":{"description":"X"}}}},"schemas":{"A":{"id":"A","type":"object","properties":{"n":{"type":"integer","format":"int64","required":true},"b":{"$ref":"A"}}}},"resources":{"things":{"methods":{"get":{"id":"x.things.get","path":"things/{+name}","httpMethod":"GET","parameters":{"name":{"type":"string","location":"path","required":true}},"parameterOrder":["name","name"],"response":{"$ref":"A"},"scopes":["https://www.googleapis.com/auth/x"]}}}}}"#));
+            for url in [
+                "https://www.googleapis.com/discovery/v1/apis/tasks/v1/rest",
+                "https://sheets.googleapis.com/$discovery/rest?version=v4",
+                "https://docs-json.googleapis.com/$discovery/rest?version=v1",
+                "http://127.0.0.1:9/discovery.json",
+                "https://user:pw@www.googleapis.com/x#f",
+            ] {
+                out.push(text(url));
+            }
+        }
+        "mcp_remote" => {
+            let tools = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo","description":"Echo","inputSchema":{"type":"object"}},{"name":"Echo!","annotations":{"destructiveHint":true,"title":"Wipe"},"outputSchema":{"type":"object"}},{"name":"echo_2"},{"title":"nameless"}],"nextCursor":"c2"}}"#;
+            let session = "event: endpoint\ndata: /messages?sessionId=1\n\n: keep-alive\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[{\"name\":\"héllo wörld\"}]}}\n\n";
+            for (seed, body) in [
+                (0u8, tools),
+                (
+                    3,
+                    r#"{"tools":[{"name":"a"},{"name":"a"},{"name":"a_2"},{"name":"a"}]}"#,
+                ),
+                (
+                    7,
+                    r#"[{"jsonrpc":"2.0","method":"notifications/progress"},{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no such method"}}]"#,
+                ),
+                (1, session),
+                (2, &session.replace('\n', "\r\n")),
+                (
+                    5,
+                    "event: endpoint\ndata: https://elsewhere.example/steal\n\n",
+                ),
+                (
+                    6,
+                    "data: {\"jsonrpc\":\"2.0\",\"id\":1,\n data: \"result\":{}}\n\n",
+                ),
+                (
+                    4,
+                    "event: message\r\ndata: ü€😀\r\n\r\nevent:endpoint\rdata:/m\r\r",
+                ),
+            ] {
+                let mut input = vec![seed];
+                input.extend_from_slice(body.as_bytes());
+                out.push(input);
+            }
+        }
+        "oauth_response" => {
+            let script = |pieces: &[&str]| {
+                pieces
+                    .iter()
+                    .map(|p| p.as_bytes().to_vec())
+                    .collect::<Vec<_>>()
+                    .join(&0xFFu8)
+            };
+            for pieces in [
+                &[
+                    r#"0{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-1","scope":"a b"}"#,
+                ][..],
+                &["1access_token=at-2&expires_in=60&scope=a"],
+                &[r#"4{"error":"invalid_grant","error_description":"The code has expired"}"#],
+                &[r#"0{"access_token":"at-3","expires_in":"99999999999999999999"}"#],
+                &[r#"0{"access_token":"at-4","expires_in":1e300}"#],
+                &[r#"0{"client_id":"dyn-client","client_secret":"dyn-secret-0123456789abcdef"}"#],
+                &[
+                    r#"5Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#,
+                    r#"0{"resource":"https://mcp.example.com/mcp","authorization_servers":["https://as.example.com/tenant"],"scopes_supported":["read"]}"#,
+                    r#"0{"issuer":"https://as.example.com/tenant","authorization_endpoint":"https://as.example.com/authorize","token_endpoint":"https://as.example.com/token","registration_endpoint":"https://as.example.com/register","token_endpoint_auth_methods_supported":["none"]}"#,
+                ],
+                &[
+                    "6",
+                    "6",
+                    r#"0{"authorization_servers":[]}"#,
+                    "6",
+                    r#"0{"token_endpoint":7}"#,
+                ],
+                &[
+                    "7https://as.example.com/elsewhere",
+                    "7http://169.254.169.254/latest",
+                ],
+            ] {
+                out.push(script(pieces));
             }
         }
         _ => {}
@@ -656,10 +1227,13 @@ mod tests {
                 target(seed);
             }
             let mut mutator = Mutator::new(0x9e37_79b9_7f4a_7c15 ^ name.len() as u64);
-            let mutations = if *name == "mcp_session" {
-                MUTATIONS / 3
-            } else {
-                MUTATIONS
+            // The targets that run whole sessions or pipelines per input get fewer, so that the
+            // whole smoke run stays within a few seconds of a debug build.
+            let mutations = match *name {
+                "google_discovery" | "oauth_response" => MUTATIONS / 10,
+                "graphql_introspection" | "mcp_remote" => MUTATIONS / 4,
+                "mcp_session" => MUTATIONS / 3,
+                _ => MUTATIONS,
             };
             for i in 0..mutations {
                 let base = &seeds[i % seeds.len()];

@@ -25,7 +25,8 @@ pub struct TokenSet {
 impl TokenSet {
     /// Epoch ms of expiry, when known.
     pub fn expires_at(&self, now_ms: i64) -> Option<i64> {
-        self.expires_in.map(|s| now_ms + s.saturating_mul(1000))
+        self.expires_in
+            .map(|s| now_ms.saturating_add(s.saturating_mul(1000)))
     }
 }
 
@@ -142,4 +143,22 @@ fn parse_body(body: &[u8]) -> serde_json::Map<String, Value> {
     url::form_urlencoded::parse(text.trim().as_bytes())
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found while writing the `oauth_response` fuzz target: a huge `expires_in` overflowed the
+    /// expiry sum (a panic in debug builds, a wrapped past date in release).
+    #[test]
+    fn a_huge_expires_in_saturates() {
+        let tokens = TokenSet {
+            access_token: SecretValue::new("t"),
+            refresh_token: None,
+            expires_in: Some(i64::MAX),
+            scope: None,
+        };
+        assert_eq!(tokens.expires_at(1_700_000_000_000), Some(i64::MAX));
+    }
 }

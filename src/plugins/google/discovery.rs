@@ -23,6 +23,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_DOCUMENTS: usize = 32;
 /// Most methods in one bundle; past it the add fails instead of building a huge catalog.
 pub const MAX_METHODS: usize = 10_000;
+/// Most parameters in one converted bundle. Document-level parameters are copied into every
+/// method, so a small hostile document (many shared parameters × many methods) could otherwise
+/// expand into gigabytes; Google's own bundles stay far below.
+pub const MAX_PARAMETERS: usize = 100_000;
 /// Deepest `resources` nesting and schema nesting followed (real documents stay under 6).
 const MAX_DEPTH: usize = 32;
 
@@ -129,6 +133,7 @@ pub fn convert(docs: Vec<Value>) -> Result<Converted, OpenApiError> {
         scopes: BTreeSet::new(),
         scope_descriptions: Map::new(),
         methods: 0,
+        parameters: 0,
     };
     let mut titles = Vec::new();
     for (index, doc) in docs.into_iter().enumerate() {
@@ -202,6 +207,7 @@ struct Out {
     scopes: BTreeSet<String>,
     scope_descriptions: Map<String, Value>,
     methods: usize,
+    parameters: usize,
 }
 
 /// What every method of one document shares.
@@ -377,9 +383,19 @@ impl Out {
                     .collect()
             })
             .unwrap_or_default();
-        let mut names: Vec<String> = order.into_iter().filter(|n| own.contains_key(n)).collect();
+        self.parameters += own.len();
+        if self.parameters > MAX_PARAMETERS {
+            return Err(invalid(format!(
+                "The bundle has more than {MAX_PARAMETERS} method parameters; add fewer documents"
+            )));
+        }
+        let mut listed = BTreeSet::new();
+        let mut names: Vec<String> = order
+            .into_iter()
+            .filter(|n| own.contains_key(n) && listed.insert(n.clone()))
+            .collect();
         for name in own.keys() {
-            if !names.contains(name) {
+            if !listed.contains(name) {
                 names.push(name.clone());
             }
         }

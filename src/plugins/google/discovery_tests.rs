@@ -304,3 +304,25 @@ fn a_large_synthetic_document_converts_in_bounded_time() {
     );
     assert_eq!(count, 2000);
 }
+
+/// Found while writing the `google_discovery` fuzz target: document-level parameters are copied
+/// into every method, so a small document (many shared parameters × many methods) expanded into
+/// gigabytes. The bundle's parameters are now bounded.
+#[test]
+fn shared_parameters_times_methods_are_bounded() {
+    let parameters: serde_json::Map<String, Value> = (0..400)
+        .map(|i| {
+            (
+                format!("p{i}"),
+                json!({"type": "string", "location": "query"}),
+            )
+        })
+        .collect();
+    let methods: serde_json::Map<String, Value> = (0..400)
+        .map(|i| (format!("m{i}"), json!({"path": format!("m{i}")})))
+        .collect();
+    let doc = json!({"name": "big", "version": "v1", "rootUrl": "https://big.example/",
+        "parameters": parameters, "methods": methods});
+    let error = convert(vec![doc]).unwrap_err();
+    assert!(error.to_string().contains("parameters"), "{error}");
+}

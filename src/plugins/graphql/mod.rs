@@ -12,7 +12,8 @@ pub mod invoke;
 pub mod schema;
 pub mod store;
 
-#[cfg(test)]
+// Also the fuzz targets' seeds.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) mod fixture;
 
 pub use schema::{

@@ -263,11 +263,15 @@ pub fn derive(schema: &Schema) -> Derived {
         else {
             continue;
         };
+        // A root listing a field twice (no real server does; a hostile one may) keeps the first:
+        // tool names key unique storage rows, so a repeat would fail the whole generation.
+        let mut seen = BTreeSet::new();
         for field in list(root, "fields") {
             let field_name = name(field);
             if field_name.is_empty()
                 || field_name.starts_with("__")
                 || derived.tools.len() >= MAX_TOOLS
+                || !seen.insert(field_name)
             {
                 continue;
             }

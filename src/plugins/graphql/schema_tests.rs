@@ -135,3 +135,25 @@ fn a_large_schema_stays_bounded() {
     );
     assert!(stored < 8 * 1024 * 1024);
 }
+
+/// Found while writing the `graphql_introspection` fuzz target (tool names key unique storage
+/// rows, so a repeat failed the whole generation): a root that lists a field twice yields one
+/// tool, the first.
+#[test]
+fn a_root_field_listed_twice_yields_one_tool() {
+    let mut schema = fixture::small();
+    let fields = schema["data"]["__schema"]["types"][0]["fields"]
+        .as_array_mut()
+        .unwrap();
+    let mut again = fields[0].clone();
+    again["description"] = json!("the repeat");
+    fields.push(again);
+    let derived = derive(&parse_introspection(&schema.to_string()).unwrap());
+    let hellos: Vec<&GraphqlTool> = derived
+        .tools
+        .iter()
+        .filter(|t| t.name == "query.hello")
+        .collect();
+    assert_eq!(hellos.len(), 1);
+    assert_eq!(hellos[0].description, "Says hello.");
+}

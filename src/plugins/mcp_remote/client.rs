@@ -145,8 +145,19 @@ const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialize
 pub fn drain_events(buffer: &mut String) -> Vec<(String, String)> {
     let mut events = Vec::new();
     if buffer.contains('\r') {
-        // A `\r` left at the end waits for its `\n` in the next chunk.
-        *buffer = buffer.replace("\r\n", "\n");
+        // Lines end in `\r\n`, `\n` or a lone `\r`; all become `\n`, so the buffer never
+        // keeps a `\r` except one at the very end, which waits for the next chunk (it may be
+        // the first half of a `\r\n`). That keeps the events independent of where chunks end.
+        let mut text = buffer.replace("\r\n", "\n");
+        let hold = text.ends_with('\r');
+        if hold {
+            text.pop();
+        }
+        text = text.replace('\r', "\n");
+        if hold {
+            text.push('\r');
+        }
+        *buffer = text;
     }
     while let Some(end) = buffer.find("\n\n") {
         let block: String = buffer.drain(..end).collect();
@@ -168,6 +179,26 @@ pub fn drain_events(buffer: &mut String) -> Vec<(String, String)> {
         }
     }
     events
+}
+
+/// The answer to request `id` in one POST's body: a JSON-RPC message (single or batched), or an
+/// event stream whose `message` events carry them (`content_type` lowercase). `None`: no answer
+/// to `id` in it. Pure, so the fuzz target can drive it.
+pub fn answer_in_body(content_type: &str, body: &[u8], id: u64) -> Option<Result<Value, McpError>> {
+    let text = String::from_utf8_lossy(body);
+    if content_type.starts_with("text/event-stream") {
+        let mut buffer = text.into_owned();
+        buffer.push_str("\n\n");
+        drain_events(&mut buffer)
+            .into_iter()
+            .filter(|(name, _)| name == "message")
+            .filter_map(|(_, data)| serde_json::from_str::<Value>(&data).ok())
+            .find_map(|m| answer_in(m, id))
+    } else {
+        serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|m| answer_in(m, id))
+    }
 }
 
 /// The answer to request `id` among JSON-RPC messages (single or batched).
@@ -256,21 +287,7 @@ async fn post(
         .header("content-type")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let text = String::from_utf8_lossy(&response.body);
-    let found = if content_type.starts_with("text/event-stream") {
-        let mut buffer = text.into_owned();
-        buffer.push_str("\n\n");
-        drain_events(&mut buffer)
-            .into_iter()
-            .filter(|(name, _)| name == "message")
-            .filter_map(|(_, data)| serde_json::from_str::<Value>(&data).ok())
-            .find_map(|m| answer_in(m, id))
-    } else {
-        serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|m| answer_in(m, id))
-    };
-    match found {
+    match answer_in_body(&content_type, &response.body, id) {
         Some(answer) => answer.map(|v| (Some(v), sid)),
         None => Err(McpError::Protocol(format!(
             "no JSON-RPC answer to request {id} (HTTP {}, {})",
@@ -410,23 +427,10 @@ pub async fn sse_exchange(
     }
     let mut reader = SseReader {
         body: stream.body,
-        buffer: String::new(),
-        pending: Vec::new(),
+        events: SseEvents::default(),
     };
     let post_path = reader.next_event("endpoint").await?;
-    let base = crate::net::parse_url(&endpoint.url)
-        .map_err(|_| McpError::Protocol("endpoint URL does not parse".into()))?;
-    let post_url = base
-        .join(post_path.trim())
-        .map_err(|_| McpError::Protocol("the `endpoint` event is not a URL".into()))?;
-    // The messages URL must stay on the server's origin: an SSE stream must not be able to send
-    // our credentials elsewhere.
-    if post_url.origin() != base.origin() {
-        return Err(McpError::Protocol(
-            "the `endpoint` event names another origin".into(),
-        ));
-    }
-    let post_url = post_url.to_string();
+    let post_url = messages_url(&endpoint.url, &post_path)?;
     let send = |message: &Value| {
         let outbound = request(
             endpoint,
@@ -493,27 +497,111 @@ pub async fn sse_exchange(
     Ok((init, answers))
 }
 
+/// Where a legacy SSE session's messages go: the `endpoint` event's data resolved against the
+/// stream's URL. It must stay on the stream's origin: an event stream must not be able to send
+/// our credentials elsewhere.
+pub fn messages_url(stream_url: &str, event_data: &str) -> Result<String, McpError> {
+    let base = crate::net::parse_url(stream_url)
+        .map_err(|_| McpError::Protocol("endpoint URL does not parse".into()))?;
+    let post_url = base
+        .join(event_data.trim())
+        .map_err(|_| McpError::Protocol("the `endpoint` event is not a URL".into()))?;
+    if post_url.origin() != base.origin() {
+        return Err(McpError::Protocol(
+            "the `endpoint` event names another origin".into(),
+        ));
+    }
+    Ok(post_url.to_string())
+}
+
+/// The events of a stream read in chunks, without I/O: bytes in (split anywhere), complete events
+/// out, in order.
+#[derive(Default)]
+pub struct SseEvents {
+    buffer: String,
+    /// The start of a UTF-8 character the chunk boundary cut (at most 3 bytes): decoded with the
+    /// next chunk instead of becoming U+FFFD.
+    partial: Vec<u8>,
+    pending: Vec<(String, String)>,
+}
+
+/// How many bytes at the end of `bytes` start a UTF-8 sequence that is not complete yet.
+fn incomplete_utf8_tail(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let byte = bytes[bytes.len() - back];
+        if byte & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let needs = match byte {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if needs > back { back } else { 0 };
+    }
+    0
+}
+
+impl SseEvents {
+    /// Takes one chunk; an error once the unfinished event outgrows [`MAX_MESSAGE_BYTES`].
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), McpError> {
+        let mut bytes = bytes;
+        let joined;
+        if !self.partial.is_empty() {
+            let mut partial = std::mem::take(&mut self.partial);
+            partial.extend_from_slice(bytes);
+            joined = partial;
+            bytes = &joined;
+        }
+        let keep = incomplete_utf8_tail(bytes);
+        let (complete, rest) = bytes.split_at(bytes.len() - keep);
+        self.partial = rest.to_vec();
+        self.buffer.push_str(&String::from_utf8_lossy(complete));
+        if self.buffer.len() > MAX_MESSAGE_BYTES {
+            return Err(McpError::Protocol("an SSE event is too large".into()));
+        }
+        let events = drain_events(&mut self.buffer);
+        self.pending.extend(events);
+        Ok(())
+    }
+
+    /// The stream ended: the bytes of a cut character still held become U+FFFD, as they would
+    /// in the text read whole.
+    pub fn close(&mut self) {
+        let rest = std::mem::take(&mut self.partial);
+        if !rest.is_empty() {
+            self.buffer.push_str(&String::from_utf8_lossy(&rest));
+            let events = drain_events(&mut self.buffer);
+            self.pending.extend(events);
+        }
+    }
+
+    /// The first complete event named `name` not yet taken (its data).
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let at = self.pending.iter().position(|(n, _)| n == name)?;
+        Some(self.pending.remove(at).1)
+    }
+
+    /// Every complete event not yet taken, in order.
+    pub fn take_all(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
 struct SseReader {
     body: Box<dyn crate::net::http::BodyStream>,
-    buffer: String,
-    pending: Vec<(String, String)>,
+    events: SseEvents,
 }
 
 impl SseReader {
     async fn next_event(&mut self, name: &str) -> Result<String, McpError> {
         for _ in 0..MAX_STREAM_READS {
-            if let Some(at) = self.pending.iter().position(|(n, _)| n == name) {
-                return Ok(self.pending.remove(at).1);
+            if let Some(data) = self.events.take(name) {
+                return Ok(data);
             }
             match self.body.next_chunk().await.map_err(McpError::Fetch)? {
-                Some(bytes) => {
-                    self.buffer.push_str(&String::from_utf8_lossy(&bytes));
-                    if self.buffer.len() > MAX_MESSAGE_BYTES {
-                        return Err(McpError::Protocol("an SSE event is too large".into()));
-                    }
-                    let events = drain_events(&mut self.buffer);
-                    self.pending.extend(events);
-                }
+                Some(bytes) => self.events.push(&bytes)?,
                 None => {
                     return Err(McpError::Protocol(
                         "the event stream closed before the answer".into(),

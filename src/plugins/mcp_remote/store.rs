@@ -710,17 +710,30 @@ pub fn tool_name(name: &str) -> String {
 /// `_2`, `_3`, ….
 pub fn derive(tools: &[Value]) -> Vec<(String, Value)> {
     let mut out: Vec<(String, Value)> = Vec::new();
+    // Names taken so far, and per base name the next suffix to try: a server listing one name
+    // thousands of times must not make this quadratic (or cubic) in the list's length. Names
+    // are only ever added, so resuming from the last suffix tried gives the same names as
+    // counting from 2 each time.
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut next_suffix: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
     for tool in tools {
         let Some(original) = tool.get("name").and_then(Value::as_str) else {
             continue;
         };
         let base = tool_name(original);
         let mut name = base.clone();
-        let mut n = 2;
-        while out.iter().any(|(taken, _)| *taken == name) {
-            name = format!("{base}_{n}");
-            n += 1;
+        if taken.contains(&name) {
+            let n = next_suffix.entry(base.clone()).or_insert(2);
+            loop {
+                name = format!("{base}_{n}");
+                *n += 1;
+                if !taken.contains(&name) {
+                    break;
+                }
+            }
         }
+        taken.insert(name.clone());
         let description = tool
             .get("description")
             .and_then(Value::as_str)

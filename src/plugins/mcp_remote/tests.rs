@@ -206,6 +206,48 @@ fn sse_events_split_across_chunks_and_line_endings() {
     assert_eq!(buffer, "event: mess");
 }
 
+/// A lone `\r` (an SSE line end) was read differently depending on where the chunks ended
+/// (found by the `mcp_remote` fuzz target), and a character cut by a chunk boundary became
+/// U+FFFDs (found while writing it).
+#[test]
+fn stream_events_do_not_depend_on_chunk_boundaries() {
+    let text = "event: message\rdata: \u{fc}\u{20ac}\u{1f600}\r\r\
+                event:endpoint\r\ndata:/m?s=1\r\n\r\ndata: x\r\r\n\n";
+    let expected = vec![
+        ("message".to_owned(), "\u{fc}\u{20ac}\u{1f600}".to_owned()),
+        ("endpoint".to_owned(), "/m?s=1".to_owned()),
+        ("message".to_owned(), "x".to_owned()),
+    ];
+    let mut whole = text.to_owned();
+    assert_eq!(drain_events(&mut whole), expected);
+    for width in 1..=7 {
+        let mut events = client::SseEvents::default();
+        let mut seen = Vec::new();
+        for chunk in text.as_bytes().chunks(width) {
+            events.push(chunk).unwrap();
+            seen.extend(events.take_all());
+        }
+        assert_eq!(seen, expected, "chunks of {width} bytes");
+    }
+}
+
+/// Found while writing the `mcp_remote` fuzz target: de-duplicating names rescanned every row
+/// for every suffix tried, cubic in a list that repeats one name.
+#[test]
+fn many_tools_with_one_name_get_distinct_names_quickly() {
+    let mut tools = vec![json!({"name": "same_3"})];
+    tools.extend((0..20_000).map(|_| json!({"name": "same"})));
+    let rows = store::derive(&tools);
+    let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[..5],
+        ["same_3", "same", "same_2", "same_4", "same_5"]
+    );
+    assert_eq!(names.last(), Some(&"same_20001"));
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len());
+}
+
 #[test]
 fn tool_names_annotations_and_results() {
     let rows = store::derive(&[
