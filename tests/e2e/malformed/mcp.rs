@@ -11,6 +11,8 @@ use crate::support::{client, Answer};
 
 const STATELESS: &str = "2026-07-28";
 
+type Headers = Vec<(String, String)>;
+
 /// What a case may answer besides a JSON-RPC error.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Expect {
@@ -718,7 +720,7 @@ pub async fn stateless_corpus(base: &str) -> usize {
     }
     // Version and routing header mismatches.
     let list = with_meta(rpc(json!(24), "tools/list", json!({})));
-    let mismatches: Vec<(&str, Vec<(String, String)>, Value)> = vec![
+    let mismatches: Vec<(&str, Headers, Value)> = vec![
         ("no version header", vec![], list.clone()),
         (
             "header version differs",
