@@ -202,9 +202,13 @@ impl Dispatch<'_> {
         let id = object.get("id").cloned();
         let method = object.get("method").and_then(Value::as_str);
         let valid_version = object.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+        // A response (to a server request) has no `method` member at all; an id with a
+        // `method` that is not a string is a malformed request, not a response.
+        let is_response = !object.contains_key("method");
         let (id, method) = match (id, method) {
-            // Notifications have no id; responses (to server requests) have no method.
-            (None, _) | (Some(_), None) if valid_version => return Answer::Nothing,
+            // Notifications have no id; responses have no method.
+            (None, _) if valid_version => return Answer::Nothing,
+            (Some(_), None) if valid_version && is_response => return Answer::Nothing,
             (Some(id), Some(method)) if valid_version && (id.is_string() || id.is_number()) => {
                 (id, method)
             }
@@ -458,6 +462,36 @@ mod tests {
             "protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"c","version":"1"}}});
         assert_eq!(requested_version(&msg).unwrap(), "2025-03-26");
         assert!(requested_version(&json!({"params": {}})).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_non_string_method_is_an_invalid_request_not_a_response() {
+        let world = crate::http::testing::TestWorld::new();
+        let principal = crate::auth::dev_principal(&world.config);
+        let dispatch = Dispatch {
+            services: world.services(),
+            principal: &principal,
+            web_origin: None,
+            mode: super::super::ElicitationMode::Model,
+            session_id: None,
+        };
+        for method in [json!(5), json!(null), json!(["ping"])] {
+            let answer = dispatch
+                .answer(&json!({"jsonrpc": "2.0", "id": 3, "method": method}))
+                .await;
+            let Answer::Reply(reply) = answer else {
+                panic!("no reply for method {method}");
+            };
+            assert_eq!(reply["error"]["code"], json!(INVALID_REQUEST), "{reply}");
+            assert_eq!(reply["id"], json!(3));
+        }
+        // Responses to server requests (no `method` member) and notifications: nothing.
+        for message in [
+            json!({"jsonrpc": "2.0", "id": 3, "result": {}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/x"}),
+        ] {
+            assert_eq!(dispatch.answer(&message).await, Answer::Nothing);
+        }
     }
 
     #[test]

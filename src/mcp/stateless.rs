@@ -271,9 +271,13 @@ impl Stateless<'_> {
         let valid_version = object.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
         let id = object.get("id").cloned();
         let method = object.get("method").and_then(Value::as_str);
+        // A client response has no `method` member; an id with a non-string `method` is a
+        // malformed request.
+        let is_response = !object.contains_key("method");
         let id = match (id, method) {
             // Notifications and client responses: nothing to answer.
-            (None, Some(_)) | (Some(_), None) if valid_version => return Response::empty(202),
+            (None, Some(_)) if valid_version => return Response::empty(202),
+            (Some(_), None) if valid_version && is_response => return Response::empty(202),
             (Some(id), Some(_)) if valid_version && (id.is_string() || id.is_number()) => id,
             _ => return McpFailure::InvalidRequest("Invalid Request".into()).into_response(),
         };

@@ -428,3 +428,26 @@ async fn legacy_initialize_still_goes_to_a_session() {
     assert_eq!(r.status, 500);
     assert_eq!(r.json_body().unwrap()["error"]["code"], -32603);
 }
+
+#[tokio::test]
+async fn a_non_string_method_is_an_invalid_request_not_a_response() {
+    let world = TestWorld::new();
+    for method in [json!(5), json!(null), json!({"m": "ping"})] {
+        let message = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+        let r = world
+            .send_request(request(&message, &[("mcp-protocol-version", V)]))
+            .await;
+        assert_eq!(r.status, 400, "{message}");
+        assert_eq!(
+            r.json_body().unwrap()["error"]["code"],
+            json!(-32600),
+            "{message}"
+        );
+    }
+    // A client response (no `method` member) is still accepted without an answer.
+    let response = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
+    let r = world
+        .send_request(request(&response, &[("mcp-protocol-version", V)]))
+        .await;
+    assert_eq!(r.status, 202);
+}

@@ -314,3 +314,104 @@ async fn limits_are_enforced_with_typed_errors() {
     );
     worker.stop().await;
 }
+
+/// The execution memory cap on real workerd (`EXECUTE_MEMORY_MB`, SECURITY.md "Limits"), set to
+/// 16 MiB: at the 64 MiB default a script piling up small strings reaches the 30 s wall-clock
+/// deadline first on a loaded CI machine (filling 16 MiB that way already takes ~8 s of
+/// garbage-collector work), which is a typed error too but not this one. Scripts that allocate past it end with the documented error envelope
+/// (`200`, `isError: true`, text naming `out of memory`), promptly, on `/api` and in an MCP
+/// session (whose executions run in the session's Durable Object); and the same Worker and
+/// session run the next script normally, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_memory_cap_is_a_typed_error_and_the_isolate_survives() {
+    if !enabled("execution_memory_cap_is_a_typed_error_and_the_isolate_survives") {
+        return;
+    }
+    let worker = start("limits-memory", &[("EXECUTE_MEMORY_MB", "16")]).await;
+    let base = worker.base_url();
+    let begun = Instant::now();
+    let hogs = [
+        (
+            "many strings",
+            "const parts = []; while (true) { parts.push('x'.repeat(1000) + parts.length); }",
+        ),
+        (
+            "many objects",
+            "const a = []; while (true) a.push({ n: a.length, s: 'item' + a.length });",
+        ),
+        (
+            "one doubling string",
+            "let s = 'x'; while (true) { s = s + s; s.charCodeAt(s.length - 1); }",
+        ),
+        (
+            "typed arrays",
+            "const keep = []; while (true) keep.push(new Uint8Array(1024 * 1024));",
+        ),
+        (
+            "past the cap in one go",
+            "const b = new ArrayBuffer(200 * 1024 * 1024); return b.byteLength;",
+        ),
+    ];
+    for round in 0..2 {
+        for (what, code) in hogs {
+            let started = Instant::now();
+            let answer = tokio::time::timeout(Duration::from_secs(60), execute(&base, code))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{what}: the request hung; log: {}", tail(&worker.logs()))
+                });
+            let took = started.elapsed();
+            assert_eq!(answer.status, 200, "{what}: {}", answer.text());
+            let body = answer.json();
+            assert_eq!(body["status"], "completed", "{what}: {body}");
+            assert_eq!(body["isError"], true, "{what}: {body}");
+            let text = body["text"].as_str().unwrap_or_default();
+            assert!(
+                text.contains("out of memory") || text.contains("RangeError"),
+                "{what}: {body}"
+            );
+            assert!(took < Duration::from_secs(30), "{what} took {took:?}");
+            eprintln!("memory cap e2e: round {round}, {what}: {took:?} — {text}");
+            // The isolate still runs the next script.
+            let next = execute(&base, "return [1, 2, 3].map((n) => n * 2);").await;
+            assert_eq!(next.status, 200, "after {what}: {}", next.text());
+            assert_eq!(
+                next.json()["structured"]["result"],
+                json!([2, 4, 6]),
+                "after {what}"
+            );
+        }
+    }
+
+    // In an MCP session: the same envelope as a tool error, and the session goes on.
+    let init = crate::mcp::post(&base, None, &crate::mcp::initialize_body(1, "2025-06-18")).await;
+    assert_eq!(init.status, 200, "{}", init.text());
+    let session = init.header("mcp-session-id").expect("a session id");
+    for (id, code) in [
+        (2, hogs[0].1),
+        (3, "return 6 * 7"),
+        (4, hogs[1].1),
+        (5, "return 6 * 7"),
+    ] {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "execute", "arguments": {"code": code}}});
+        let answer = tokio::time::timeout(
+            Duration::from_secs(60),
+            crate::mcp::post(&base, Some(&session), &call),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("MCP call {id} hung; log: {}", tail(&worker.logs())));
+        assert_eq!(answer.status, 200, "MCP call {id}: {}", answer.text());
+        let result = answer.json()["result"].clone();
+        if code == "return 6 * 7" {
+            assert_eq!(result["structuredContent"]["result"], 42, "{result}");
+        } else {
+            assert_eq!(result["isError"], true, "{result}");
+            assert!(result.to_string().contains("out of memory"), "{result}");
+        }
+    }
+    let logs = worker.logs();
+    assert!(!logs.contains("panicked"), "a panic reached the log");
+    println!("memory cap e2e: {:?} after start", begun.elapsed());
+    worker.stop().await;
+}

@@ -481,9 +481,10 @@ pub async fn set_auth(
     slug: &str,
     body: &Value,
 ) -> Result<Value, McpStoreError> {
-    let mode = match body.get("mode").and_then(Value::as_str) {
-        None => MergeMode::Merge,
-        Some(m) => MergeMode::parse(m).ok_or_else(|| {
+    // A `mode` of the wrong type is refused like an unknown one (not read as "merge").
+    let mode = match body.get("mode") {
+        None | Some(Value::Null) => MergeMode::Merge,
+        Some(m) => m.as_str().and_then(MergeMode::parse).ok_or_else(|| {
             McpStoreError::Invalid("`mode` must be \"merge\" or \"replace\"".into())
         })?,
     };

@@ -453,6 +453,17 @@ async fn routes_add_get_config_auth_remove() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(auth["authenticationTemplate"].as_array().unwrap().len(), 2);
+    // A `mode` that is not a string is refused, not read as "merge" (the corpus found it).
+    for mode in [json!(1), json!(true), json!(["replace"]), json!("append")] {
+        let (status, e) = post(
+            &world,
+            "/api/mcp/servers/my_server/auth",
+            json!({"mode": mode, "authenticationTemplate": []}),
+        )
+        .await;
+        assert_eq!(status, 400, "{mode}: {e}");
+        assert!(e["_tag"].is_string(), "{e}");
+    }
     let listed = world
         .call("GET", "/api/integrations/my_server", None)
         .await
