@@ -13,6 +13,9 @@
 //! - A lease expires after the run's wall-clock limit plus [`MARGIN_MS`], so an isolate that
 //!   died mid-run (or a request whose future was dropped) cannot lock its principal out; an
 //!   expired lease never counts.
+//! - When D1 fails to answer the acquire, the run goes ahead under the in-isolate count alone
+//!   (logged): an outage of the database degrades the limit to per isolate instead of refusing
+//!   code that may need no storage at all.
 
 use super::{running, ExecuteError};
 use crate::app::Services;
@@ -30,7 +33,8 @@ const CLEANUP_BATCH: i64 = 20;
 /// [`Lease::release`]; if it is dropped instead, the in-isolate count is freed at once and the
 /// row stops counting when it expires.
 pub struct Lease {
-    id: String,
+    /// `None` when D1 could not be asked (see the module docs).
+    id: Option<String>,
     _slot: running::Slot,
 }
 
@@ -46,18 +50,31 @@ pub async fn acquire(
     let id = crate::ids::hex(&crate::ids::random_bytes::<16>());
     let now = super::now_ms(services);
     let expires_at = now.saturating_add(hold_ms).saturating_add(MARGIN_MS);
-    if !insert(services.sql, principal, &id, now, expires_at, limit).await? {
-        return Err(ExecuteError::TooManyRunning { limit });
+    match insert(services.sql, principal, &id, now, expires_at, limit).await {
+        Ok(true) => Ok(Lease {
+            id: Some(id),
+            _slot: slot,
+        }),
+        Ok(false) => Err(ExecuteError::TooManyRunning { limit }),
+        Err(e) => {
+            crate::logging::warn(&format!(
+                "executions: no execution lease (counted in this isolate only): {e}"
+            ));
+            Ok(Lease {
+                id: None,
+                _slot: slot,
+            })
+        }
     }
-    Ok(Lease { id, _slot: slot })
 }
 
 impl Lease {
     /// Deletes the lease (and a few expired ones). A failure is logged, not returned: the run's
     /// answer is already decided, and the lease expires on its own.
     pub async fn release(self, services: Services<'_>) {
+        let Some(id) = self.id else { return };
         let now = super::now_ms(services);
-        if let Err(e) = delete(services.sql, &self.id, now).await {
+        if let Err(e) = delete(services.sql, &id, now).await {
             crate::logging::warn(&format!(
                 "executions: an execution lease was not released (it expires on its own): {e}"
             ));

@@ -848,4 +848,24 @@ async fn every_ending_gives_the_lease_back() {
     assert_eq!(status, 500);
     assert!(leases(&world).await.is_empty());
     assert_eq!(execute(&world, "return 5").await["structured"]["result"], 5);
+
+    // Without D1 leases the isolate's own count still applies, and code still runs.
+    world
+        .sql
+        .execute(Statement::new("DROP TABLE execution_lease", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(execute(&world, "return 6").await["structured"]["result"], 6);
+    let mut principal = crate::auth::dev_principal(&world.config);
+    principal.account_id = "dev".into();
+    let held = super::running::acquire(&principal, 1).unwrap();
+    let (status, _) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 7" }),
+    )
+    .await;
+    assert_eq!(status, 429);
+    drop(held);
 }
