@@ -87,8 +87,8 @@ pub struct Config {
     pub browser_approval_wait_ms: u64,
     /// Tool calls one execution may make (`EXECUTE_MAX_TOOL_CALLS`).
     pub execute_max_tool_calls: u32,
-    /// Executions (runs and resumes) one principal may have running at once in one isolate
-    /// (`EXECUTE_MAX_CONCURRENT`).
+    /// Executions (runs and resumes) one principal may have running at once, across isolates
+    /// (`EXECUTE_MAX_CONCURRENT`; see `executions::lease`).
     pub execute_max_concurrent: u32,
 }
 

@@ -799,11 +799,14 @@ pub fn oauth_response(data: &[u8]) {
     let mut claims = Map::new();
     claims.insert("email".into(), json!("fuzz@example.com"));
     let principal = principal_from_claims(&claims, &config);
-    let request: clients::RegisterDynamic = match serde_json::from_value(json!({
-        "owner": "org", "slug": "fuzz", "registrationEndpoint": "https://as.example.com/register",
-        "authorizationUrl": "https://as.example.com/authorize",
-        "tokenUrl": "https://as.example.com/token", "scopes": ["a", "b"]
-    })) {
+    let request = match clients::RegisterDynamic::parse(
+        &json!({
+            "owner": "org", "slug": "fuzz", "registrationEndpoint": "https://as.example.com/register",
+            "authorizationUrl": "https://as.example.com/authorize",
+            "tokenUrl": "https://as.example.com/token", "scopes": ["a", "b"]
+        })
+        .to_string(),
+    ) {
         Ok(r) => r,
         Err(e) => panic!("the registration request is valid: {e}"),
     };

@@ -312,6 +312,48 @@ pub async fn apply_migrations(root: &Path, persist_to: &Path, quiet: bool) -> Re
     Ok(())
 }
 
+/// `wrangler d1 execute DB --local --persist-to DIR --command SQL --json`: runs `sql` against
+/// the local D1 state in `persist_to` (the one a `wrangler dev` on that directory uses, even
+/// while it runs). Returns wrangler's JSON output. Tests use it to write rows as another
+/// isolate would.
+pub async fn d1_execute_local(root: &Path, persist_to: &Path, sql: &str) -> Result<String> {
+    let mut cmd = wrangler_command(root)?;
+    cmd.args([
+        "d1",
+        "execute",
+        D1_BINDING,
+        "--local",
+        "--json",
+        "--persist-to",
+    ])
+    .arg(persist_to)
+    .arg("--command")
+    .arg(sql)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
+    let child = cmd.spawn().context("spawning `wrangler d1 execute`")?;
+    let _guard = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+        .map(GroupGuard);
+    let out = tokio::time::timeout(READY_TIMEOUT, child.wait_with_output())
+        .await
+        .context("`wrangler d1 execute` did not finish within 120 s")?
+        .context("running `wrangler d1 execute`")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        anyhow::bail!(
+            "`wrangler d1 execute {D1_BINDING} --local` failed ({})\n{}{}",
+            out.status,
+            tail(&text, 30),
+            tail(&String::from_utf8_lossy(&out.stderr), 30)
+        );
+    }
+    Ok(text)
+}
+
 /// SIGKILLs a process group when dropped (a no-op once the group is gone).
 struct GroupGuard(Pid);
 

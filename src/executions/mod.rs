@@ -38,6 +38,7 @@
 //! principals' ids are all "not found".
 
 pub mod envelope;
+pub mod lease;
 mod store;
 pub mod waiting;
 
@@ -73,7 +74,7 @@ pub enum ExecuteError {
     #[error("this execution is being resumed by another request")]
     InProgress,
     /// The caller already has [`Config::execute_max_concurrent`](crate::config::Config)
-    /// executions running in this isolate (see [`running`]).
+    /// executions running, in this isolate or across all of them (see [`lease`]).
     #[error(
         "too many executions running at once: at most {limit} per caller; wait for one to finish"
     )]
@@ -152,10 +153,8 @@ fn limits(services: Services<'_>) -> Limits {
 
 pub mod running {
     //! How many executions (runs and resumes that replay code) each principal has in flight in
-    //! this isolate. Counted per isolate, not globally: a Worker isolate serves many requests
-    //! at once (each run that waits on a tool call lets others in), so this bounds what one
-    //! caller can hold of one isolate's memory and time; across isolates the platform spreads
-    //! load, and a global count would cost a D1 write before and after every run.
+    //! this isolate: the cheap first check of [`super::lease`], which holds the count across
+    //! isolates in D1. A caller already at the limit here is refused without a D1 round trip.
 
     use std::cell::RefCell;
     use std::collections::HashMap;
@@ -211,6 +210,11 @@ fn lease_ms(services: Services<'_>) -> i64 {
         .saturating_add(30_000)
 }
 
+/// The wall-clock limit of a new run, which bounds its execution lease.
+fn run_ms(services: Services<'_>) -> i64 {
+    i64::try_from(services.config.execute_timeout_ms).unwrap_or(i64::MAX / 2)
+}
+
 fn ttl_ms(services: Services<'_>) -> i64 {
     i64::try_from(services.config.execution_pause_ttl_ms).unwrap_or(i64::MAX / 2)
 }
@@ -251,7 +255,21 @@ pub async fn execute_in_session(
     if code.trim().is_empty() {
         return Err(ExecuteError::EmptyCode);
     }
-    let _slot = running::acquire(principal, services.config.execute_max_concurrent)?;
+    let lease = lease::acquire(services, principal, run_ms(services)).await?;
+    let result = run_new(services, principal, code, web_origin, session_id).await;
+    // Every ending (finished, failed, paused, storage error) gives the slot back.
+    lease.release(services).await;
+    result
+}
+
+/// [`execute_in_session`] once it holds its slot.
+async fn run_new(
+    services: Services<'_>,
+    principal: &Principal,
+    code: &str,
+    web_origin: Option<&str>,
+    session_id: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
     // The caller's catalog: search, describe and tool calls, loaded lazily per run.
     let host = CatalogHost::new(services, principal).with_web_origin(web_origin);
     let run = sandbox::run(code, &limits(services), &host, services.clock).await;
@@ -461,13 +479,29 @@ pub async fn resume(
         // Paused, or a resume whose lease ran out (its isolate went away): take it.
         Status::Paused | Status::Running => {}
     }
-    // Before the claim, so a refused resume leaves the row as it was.
-    let _slot = running::acquire(principal, services.config.execute_max_concurrent)?;
+    // Before the claim, so a refused resume leaves the row as it was. The approved call and
+    // the replay each get the wall-clock limit, as the claim's lease does.
+    let lease = lease::acquire(services, principal, run_ms(services).saturating_mul(2)).await?;
+    let result = resume_held(services, principal, &row, action, web_origin).await;
+    lease.release(services).await;
+    result
+}
+
+/// [`resume`] once it holds an execution slot: claim the row, settle the gated call, replay.
+async fn resume_held(
+    services: Services<'_>,
+    principal: &Principal,
+    row: &ExecutionRow,
+    action: ResumeAction,
+    web_origin: Option<&str>,
+) -> Result<Envelope, ExecuteError> {
+    let id = row.id.as_str();
+    let now = now_ms(services);
     let claim = crate::ids::hex(&crate::ids::random_bytes::<16>());
     let claimed = store::claim(
         services.sql,
         principal,
-        &row,
+        row,
         &claim,
         now.saturating_add(lease_ms(services)),
         now,
@@ -482,7 +516,7 @@ pub async fn resume(
         };
     }
 
-    let pending = pending_of(&row)?;
+    let pending = pending_of(row)?;
     let code: String = row
         .code
         .clone()

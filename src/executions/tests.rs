@@ -616,3 +616,256 @@ async fn concurrent_executions_per_caller_are_capped() {
         .collect();
     drop(slots);
 }
+
+/// The lease rows (`execution_lease`) as `(subject, expires_at)`.
+async fn leases(world: &TestWorld) -> Vec<(String, i64)> {
+    let rows = world
+        .sql
+        .query(Statement::new(
+            "SELECT subject, expires_at FROM execution_lease ORDER BY expires_at, subject",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r["subject"].as_str().unwrap().to_owned(),
+                r["expires_at"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A lease row written as another isolate would have written it.
+async fn insert_lease(world: &TestWorld, user: &str, id: &str, expires_at: i64) {
+    world
+        .sql
+        .execute(Statement::new(
+            "INSERT INTO execution_lease (id, tenant, subject, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            vec![
+                id.into(),
+                world.tenant().into(),
+                user.into(),
+                expires_at.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+}
+
+/// The MCP `execute` tool's answer for `dev`.
+async fn mcp_execute(world: &TestWorld, code: &str) -> Value {
+    let mut principal = crate::auth::dev_principal(&world.config);
+    principal.account_id = "dev".into();
+    let dispatch = crate::mcp::server::Dispatch {
+        services: world.services(),
+        principal: &principal,
+        web_origin: None,
+        mode: crate::mcp::ElicitationMode::Model,
+        session_id: None,
+    };
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": { "name": "execute", "arguments": { "code": code } } });
+    let crate::mcp::server::Answer::Reply(reply) = dispatch.answer(&call).await else {
+        panic!("no reply")
+    };
+    reply["result"].clone()
+}
+
+#[tokio::test]
+async fn leases_held_elsewhere_count_against_the_limit_per_caller() {
+    let mut world = world().await;
+    world.config.execute_max_concurrent = 2;
+    let now = NOW_MS as i64;
+    // Two runs of `dev` in flight on other isolates: nothing runs in this one.
+    insert_lease(&world, "dev", "other-isolate-1", now + 60_000).await;
+    insert_lease(&world, "dev", "other-isolate-2", now + 60_000).await;
+
+    let (status, body) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["_tag"], "ExecutionLimitError");
+    assert_eq!(body["limit"], 2);
+    let result = mcp_execute(&world, "return 1").await;
+    assert_eq!(result["isError"], true, "{result}");
+    assert_eq!(result["structuredContent"]["code"], "execution_limit");
+    // A refused run wrote no lease.
+    assert_eq!(leases(&world).await.len(), 2);
+
+    // Another caller is not affected, and gives its lease back.
+    let (status, body) = post(
+        &world,
+        "someone-else",
+        "/api/executions",
+        json!({ "code": "return 2" }),
+    )
+    .await;
+    assert_eq!((status, &body["structured"]["result"]), (200, &json!(2)));
+    assert_eq!(leases(&world).await.len(), 2);
+
+    // One of them ends: there is room again.
+    world
+        .sql
+        .execute(Statement::new(
+            "DELETE FROM execution_lease WHERE id = 'other-isolate-1'",
+            vec![],
+        ))
+        .await
+        .unwrap();
+    let done = execute(&world, "return 3").await;
+    assert_eq!(done["structured"]["result"], 3, "{done}");
+    assert_eq!(leases(&world).await, vec![("dev".to_owned(), now + 60_000)]);
+}
+
+#[tokio::test]
+async fn expired_leases_do_not_count_and_are_cleaned_up() {
+    let mut world = world().await;
+    world.config.execute_max_concurrent = 1;
+    world.config.execute_timeout_ms = 5_000;
+    let now = NOW_MS as i64;
+    // An isolate that died mid-run never released its lease.
+    insert_lease(&world, "dev", "crashed", now - 1).await;
+    insert_lease(&world, "someone-else", "crashed-too", now).await;
+    let done = execute(&world, "return 1").await;
+    assert_eq!(done["structured"]["result"], 1, "{done}");
+    // The release removed them too.
+    assert!(leases(&world).await.is_empty());
+
+    // A lease taken and never given back (the request's future was dropped) blocks until the
+    // run's wall-clock limit plus the margin has passed, and not after.
+    let mut principal = crate::auth::dev_principal(&world.config);
+    principal.account_id = "dev".into();
+    let held = super::lease::acquire(world.services(), &principal, 5_000)
+        .await
+        .ok()
+        .unwrap();
+    drop(held);
+    let expires = now + 5_000 + super::lease::MARGIN_MS;
+    assert_eq!(leases(&world).await, vec![("dev".to_owned(), expires)]);
+    let (status, body) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    world.clock = FixedClock((expires - 1) as f64);
+    let (status, _) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 429);
+    world.clock = FixedClock(expires as f64);
+    let (status, body) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 1" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(leases(&world).await.is_empty());
+}
+
+#[tokio::test]
+async fn every_ending_gives_the_lease_back() {
+    let mut world = world().await;
+    // One slot: any lease left behind makes the next execution a 429.
+    world.config.execute_max_concurrent = 1;
+    for (code, status) in [
+        ("return 1", "completed"),
+        ("throw new Error('boom')", "error"),
+        ("return (", "error"),
+        (
+            "return await tools.petstore.org.main.pets.listPets({ limit: 1 });",
+            "completed",
+        ),
+    ] {
+        let body = execute(&world, code).await;
+        assert_eq!(body["structured"]["status"], status, "{code}: {body}");
+        assert!(leases(&world).await.is_empty(), "{code}");
+    }
+    let result = mcp_execute(&world, "return 1").await;
+    assert_eq!(
+        result["structuredContent"]["status"], "completed",
+        "{result}"
+    );
+    assert!(leases(&world).await.is_empty());
+
+    // Paused for approval: not running, so no lease while it waits.
+    let first = paused_id(&execute(&world, GET_PET).await);
+    assert!(leases(&world).await.is_empty());
+    // A resume takes a slot and gives it back: accepted, then a repeated resume.
+    let (status, body) = resume(&world, "dev", &first, "accept").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(leases(&world).await.is_empty());
+    let (status, _) = resume(&world, "dev", &first, "accept").await;
+    assert_eq!(status, 200);
+    assert!(leases(&world).await.is_empty());
+    // A resume that pauses again, then a declined one.
+    let code = "await tools.petstore.org.main.pets.getPet({ petId: 1 }); \
+                return await tools.petstore.org.main.pets.getPet({ petId: 2 });";
+    let id = paused_id(&execute(&world, code).await);
+    let (_, next) = resume(&world, "dev", &id, "accept").await;
+    let next = paused_id(&next);
+    assert!(leases(&world).await.is_empty());
+    let (status, body) = resume(&world, "dev", &next, "decline").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(leases(&world).await.is_empty());
+
+    // A resume refused by the limit leaves the row paused and takes nothing.
+    let id = paused_id(&execute(&world, GET_PET).await);
+    insert_lease(&world, "dev", "elsewhere", NOW_MS as i64 + 60_000).await;
+    let (status, body) = resume(&world, "dev", &id, "accept").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(leases(&world).await.len(), 1);
+    world
+        .sql
+        .execute(Statement::new("DELETE FROM execution_lease", vec![]))
+        .await
+        .unwrap();
+    let (status, body) = resume(&world, "dev", &id, "accept").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["structured"]["status"], "completed", "{body}");
+
+    // A storage failure after the run (the pause cannot be written) still gives it back.
+    world
+        .sql
+        .execute(Statement::new("DROP TABLE execution", vec![]))
+        .await
+        .unwrap();
+    let (status, _) = post(&world, "dev", "/api/executions", json!({ "code": GET_PET })).await;
+    assert_eq!(status, 500);
+    assert!(leases(&world).await.is_empty());
+    assert_eq!(execute(&world, "return 5").await["structured"]["result"], 5);
+
+    // Without D1 leases the isolate's own count still applies, and code still runs.
+    world
+        .sql
+        .execute(Statement::new("DROP TABLE execution_lease", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(execute(&world, "return 6").await["structured"]["result"], 6);
+    let mut principal = crate::auth::dev_principal(&world.config);
+    principal.account_id = "dev".into();
+    let held = super::running::acquire(&principal, 1).unwrap();
+    let (status, _) = post(
+        &world,
+        "dev",
+        "/api/executions",
+        json!({ "code": "return 7" }),
+    )
+    .await;
+    assert_eq!(status, 429);
+    drop(held);
+}

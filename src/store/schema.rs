@@ -17,10 +17,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_audit.sql", include_str!("migrations/0004_audit.sql")),
     ("0005_oauth.sql", include_str!("migrations/0005_oauth.sql")),
+    (
+        "0006_execution_lease.sql",
+        include_str!("migrations/0006_execution_lease.sql"),
+    ),
 ];
 
 /// The schema version this build expects (the last migration sets it).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// What the schema check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

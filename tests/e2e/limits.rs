@@ -4,7 +4,9 @@
 //! the wall-clock deadline ends an endless loop; a caller's second execution while one is
 //! waiting on a tool is refused (`EXECUTE_MAX_CONCURRENT=1`) and the deadline ends the waiting
 //! run even though its tool call never answers; and `/api` writes from another
-//! origin, or with a non-JSON body, are refused while same-origin ones work.
+//! origin, or with a non-JSON body, are refused while same-origin ones work. Separately, the
+//! concurrency limit is counted across isolates through D1 lease rows
+//! ([`concurrent_executions_are_counted_across_isolates`]).
 
 use std::time::{Duration, Instant};
 
@@ -308,6 +310,178 @@ async fn limits_are_enforced_with_typed_errors() {
     assert_eq!(third.json()["structured"]["result"], 1);
 
     println!("limits e2e: {:?} after start", begun.elapsed());
+    assert!(
+        !worker.logs().contains("panicked"),
+        "a panic reached the log"
+    );
+    worker.stop().await;
+}
+
+/// `POST /api/executions` as the Access identity of `token`.
+async fn execute_as(base: &str, token: &str, code: &str) -> Answer {
+    let req = client()
+        .post(format!("{base}/api/executions"))
+        .header("content-type", "application/json")
+        .header("cf-access-jwt-assertion", token)
+        .body(json!({ "code": code }).to_string());
+    Answer::from(req.send().await.expect("request sent")).await
+}
+
+/// Runs `sql` against the Worker's local D1 (as another isolate's writes would land) and
+/// returns the rows of its last statement.
+async fn d1(worker: &provision::local::LocalWorker, sql: &str) -> Vec<Value> {
+    let out = provision::local::d1_execute_local(&crate::support::root(), worker.persist_to(), sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:#}"));
+    let parsed: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    parsed
+        .as_array()
+        .and_then(|all| all.last())
+        .and_then(|last| last["results"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `EXECUTE_MAX_CONCURRENT` counts a caller's executions across isolates through D1
+/// `execution_lease` rows: two of alice's runs held on a loopback listener fill her limit of 2
+/// (a third is a typed 429) while bob runs; once they end she runs again; lease rows written
+/// straight into D1, as other isolates would, count against her although nothing runs here;
+/// and expired ones (an isolate that died) do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_executions_are_counted_across_isolates() {
+    if !enabled("concurrent_executions_are_counted_across_isolates") {
+        return;
+    }
+    let keys = executor_tests::jwt::TestKeys::new("kid-limits");
+    let jwks = executor_tests::jwt::serve_jwks(keys.jwks_json()).await;
+    let aud = "e2e-limits-aud";
+    let team = jwks.team_domain();
+    let worker = start(
+        "limits-leases",
+        &[
+            ("ENABLE_DEV_AUTH", ""),
+            ("ACCESS_TEAM_DOMAIN", team.as_str()),
+            ("ACCESS_AUD", aud),
+            ("ALLOW_LOCAL_NETWORK", "true"),
+            ("EXECUTE_TIMEOUT_MS", "30000"),
+            ("EXECUTE_MAX_CONCURRENT", "2"),
+        ],
+    )
+    .await;
+    let base = worker.base_url();
+    let alice = keys.token(&jwks.issuer(), aud, "alice@example.com", 3600);
+    let bob = keys.token(&jwks.issuer(), aud, "bob@example.com", 3600);
+    let alice_subject = executor_tests::jwt::subject_for("alice@example.com");
+    let begun = Instant::now();
+
+    // 1. Two of alice's runs wait on spec fetches that a loopback listener accepts and holds.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = listener.local_addr().expect("address").port();
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel::<()>(2);
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (connection, _) = listener.accept().await.expect("accept");
+            held.push(connection);
+            let _ = accepted_tx.send(()).await;
+        }
+        let _ = release_rx.await;
+        drop(held);
+    });
+    let slow = format!(
+        "return await tools.executor.openapi.previewSpec({{ spec: 'http://127.0.0.1:{port}/spec.json' }});"
+    );
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (base, token, code) = (base.clone(), alice.clone(), slow.clone());
+            tokio::spawn(async move { execute_as(&base, &token, &code).await })
+        })
+        .collect();
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(20), accepted_rx.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "alice's runs did not reach the listener: {}",
+                    tail(&worker.logs())
+                )
+            })
+            .expect("accepted");
+    }
+    eprintln!("leases e2e: {:?} two runs held", begun.elapsed());
+    let rows = d1(
+        &worker,
+        "SELECT tenant, subject, expires_at FROM execution_lease ORDER BY id",
+    )
+    .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["subject"] == alice_subject.as_str()),
+        "{rows:?}"
+    );
+    let tenant = rows[0]["tenant"].as_str().expect("a tenant").to_owned();
+
+    // 2. A third is refused with the typed error; bob is not affected.
+    let third = execute_as(&base, &alice, "return 3").await;
+    assert_eq!(third.status, 429, "{}", third.text());
+    assert_eq!(third.json()["_tag"], "ExecutionLimitError");
+    assert_eq!(third.json()["limit"], 2);
+    let other = execute_as(&base, &bob, "return 'bob'").await;
+    assert_eq!(other.status, 200, "{}", other.text());
+    assert_eq!(other.json()["structured"]["result"], "bob");
+
+    // 3. They end (the listener lets go); the leases are given back and she runs again.
+    let _ = release_tx.send(());
+    for run in runs {
+        let answer = tokio::time::timeout(Duration::from_secs(40), run)
+            .await
+            .unwrap_or_else(|_| panic!("a held run hung: {}", tail(&worker.logs())))
+            .expect("the run");
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    holder.abort();
+    assert_eq!(
+        d1(&worker, "SELECT id FROM execution_lease").await,
+        Vec::<Value>::new()
+    );
+    let again = execute_as(&base, &alice, "return 4").await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["structured"]["result"], 4);
+    eprintln!("leases e2e: {:?} released", begun.elapsed());
+
+    // 4. Leases of other isolates (written straight into D1) count: nothing runs here, yet
+    //    alice is at her limit. Bob still is not.
+    let far = 4_000_000_000_000_i64;
+    d1(
+        &worker,
+        &format!(
+            "INSERT INTO execution_lease (id, tenant, subject, expires_at) VALUES \
+             ('elsewhere-1', '{tenant}', '{alice_subject}', {far}), \
+             ('elsewhere-2', '{tenant}', '{alice_subject}', {far})"
+        ),
+    )
+    .await;
+    let refused = execute_as(&base, &alice, "return 5").await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.json()["_tag"], "ExecutionLimitError");
+    let other = execute_as(&base, &bob, "return 6").await;
+    assert_eq!(other.status, 200, "{}", other.text());
+
+    // 5. The same rows, expired (their isolate died long ago): they no longer count, and the
+    //    release after her run cleans them up.
+    d1(&worker, "UPDATE execution_lease SET expires_at = 1").await;
+    let after = execute_as(&base, &alice, "return 7").await;
+    assert_eq!(after.status, 200, "{}", after.text());
+    assert_eq!(after.json()["structured"]["result"], 7);
+    assert_eq!(
+        d1(&worker, "SELECT id FROM execution_lease").await,
+        Vec::<Value>::new()
+    );
+    eprintln!("leases e2e: {:?} done", begun.elapsed());
+
     assert!(
         !worker.logs().contains("panicked"),
         "a panic reached the log"
