@@ -908,476 +908,143 @@ struct PoliciesData {
 // ---------------------------------------------------------------------------------------------
 // Schemas
 
-fn string() -> Value {
-    json!({ "type": "string" })
-}
+#[cfg(test)]
+#[path = "core_tools_schemas_built.rs"]
+mod built;
 
-fn non_empty_string() -> Value {
-    json!({ "type": "string", "minLength": 1 })
-}
-
-fn nullable_string() -> Value {
-    json!({ "type": ["string", "null"] })
-}
-
-fn boolean() -> Value {
-    json!({ "type": "boolean" })
-}
-
-fn owner() -> Value {
-    json!({ "type": "string", "enum": ["org", "user"] })
-}
-
-fn action() -> Value {
-    json!({ "type": "string", "enum": ["approve", "require_approval", "block"] })
-}
-
-fn array(items: Value) -> Value {
-    json!({ "type": "array", "items": items })
-}
-
-/// A closed object: `properties` (an object literal), the `required` names.
-fn object(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
-fn no_arguments() -> Value {
-    object(json!({}), &[])
-}
-
-fn integration_schema() -> Value {
-    let placement = object(
-        json!({
-            "carrier": { "type": "string", "enum": ["header", "query"] },
-            "name": string(),
-            "prefix": string(),
-            "variable": string(),
-            "literal": string(),
-        }),
-        &["carrier", "name"],
-    );
-    let auth_method = object(
-        json!({
-            "id": string(),
-            "label": string(),
-            "kind": { "type": "string", "enum": ["oauth", "apikey", "header", "none"] },
-            "template": string(),
-            "placements": array(placement),
-            "oauth": { "type": "object" },
-        }),
-        &["id", "label", "kind", "template"],
-    );
-    object(
-        json!({
-            "slug": string(),
-            "name": string(),
-            "description": string(),
-            "kind": string(),
-            "canRemove": boolean(),
-            "canRefresh": boolean(),
-            "authMethods": array(auth_method),
-            "displayUrl": string(),
-        }),
-        &[
-            "slug",
-            "name",
-            "description",
-            "kind",
-            "canRemove",
-            "canRefresh",
-            "authMethods",
-        ],
-    )
-}
-
-fn connection_properties() -> Map<String, Value> {
-    let mut properties = Map::new();
-    for (key, schema) in [
-        ("owner", owner()),
-        ("name", string()),
-        ("integration", string()),
-        ("template", string()),
-        ("provider", string()),
-        ("address", string()),
-        ("identityLabel", nullable_string()),
-        ("description", nullable_string()),
-        ("expiresAt", json!({ "type": ["number", "null"] })),
-        ("oauthClient", nullable_string()),
-        (
-            "oauthClientOwner",
-            json!({ "type": ["string", "null"], "enum": ["org", "user", null] }),
-        ),
-    ] {
-        properties.insert(key.to_owned(), schema);
-    }
-    properties
-}
-
-const CONNECTION_FIELDS: [&str; 11] = [
-    "owner",
-    "name",
-    "integration",
-    "template",
-    "provider",
-    "address",
-    "identityLabel",
-    "description",
-    "expiresAt",
-    "oauthClient",
-    "oauthClientOwner",
-];
-
-fn connection_schema() -> Value {
-    let mut properties = connection_properties();
-    properties.insert("oauthScope".into(), nullable_string());
-    let mut required = CONNECTION_FIELDS.to_vec();
-    required.push("oauthScope");
-    object(Value::Object(properties), &required)
-}
-
-fn connection_list_item_schema() -> Value {
-    let mut properties = connection_properties();
-    properties.insert(
-        "oauthScopeCount".into(),
-        json!({ "type": ["integer", "null"] }),
-    );
-    properties.insert("oauthScope".into(), nullable_string());
-    let mut required = CONNECTION_FIELDS.to_vec();
-    required.push("oauthScopeCount");
-    object(Value::Object(properties), &required)
-}
-
-fn connection_key_schema() -> Value {
-    object(
-        json!({ "owner": owner(), "integration": string(), "name": string() }),
-        &["owner", "integration", "name"],
-    )
-}
-
-fn policy_schema() -> Value {
-    object(
-        json!({
-            "id": string(),
-            "owner": owner(),
-            "pattern": string(),
-            "action": action(),
-            "position": string(),
-            "createdAt": { "type": "number" },
-            "updatedAt": { "type": "number" },
-        }),
-        &[
-            "id",
-            "owner",
-            "pattern",
-            "action",
-            "position",
-            "createdAt",
-            "updatedAt",
-        ],
-    )
-}
-
-fn provider_reference() -> Value {
-    object(
-        json!({ "provider": non_empty_string(), "id": non_empty_string() }),
-        &["provider", "id"],
-    )
-}
-
-fn removed() -> Value {
-    object(json!({ "removed": boolean() }), &["removed"])
-}
-
-fn spec_preview_schema() -> Value {
-    let server = object(
-        json!({
-            "url": string(),
-            "description": string(),
-            "variables": { "type": "object", "additionalProperties": object(
-                json!({ "default": string(), "enum": array(string()), "description": string() }),
-                &["default"],
-            ) },
-        }),
-        &["url"],
-    );
-    let scheme = json!({
-        "type": "object",
-        "properties": {
-            "name": string(),
-            "type": { "type": "string", "enum": ["http", "apiKey", "oauth2", "openIdConnect"] },
-            "scheme": string(),
-            "in": string(),
-            "headerName": string(),
-            "description": string(),
-        },
-        "required": ["name", "type"],
-    });
-    let header_preset = object(
-        json!({
-            "label": string(),
-            "headers": { "type": "object", "additionalProperties": nullable_string() },
-            "secretHeaders": array(string()),
-        }),
-        &["label", "headers", "secretHeaders"],
-    );
-    let oauth2_preset = json!({
-        "type": "object",
-        "properties": {
-            "label": string(),
-            "securitySchemeName": string(),
-            "flow": { "type": "string", "enum": ["authorizationCode", "clientCredentials"] },
-            "authorizationUrl": string(),
-            "tokenUrl": string(),
-            "scopes": array(string()),
-        },
-        "required": ["label", "securitySchemeName", "flow", "tokenUrl", "scopes"],
-    });
-    object(
-        json!({
-            "title": string(),
-            "description": string(),
-            "version": string(),
-            "servers": array(server),
-            "operationCount": { "type": "integer" },
-            "tags": array(string()),
-            "securitySchemes": array(scheme),
-            "authStrategies": array(object(json!({ "schemes": array(string()) }), &["schemes"])),
-            "headerPresets": array(header_preset),
-            "oauth2Presets": array(oauth2_preset),
-        }),
-        &[
-            "servers",
-            "operationCount",
-            "tags",
-            "securitySchemes",
-            "authStrategies",
-            "headerPresets",
-            "oauth2Presets",
-        ],
-    )
+/// Parses a schema text below (kept as text: `json!` trees cost wasm size; `built` holds the
+/// readable builders they are checked against).
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 impl CoreTool {
     /// The JSON Schema of the tool's argument.
     pub fn input_schema(&self) -> Value {
-        match self.kind {
-            Kind::OAuth(tool) => tool.input_schema(),
-            Kind::IntegrationsList | Kind::ProvidersList | Kind::PoliciesList => no_arguments(),
-            Kind::IntegrationsDetect => object(
-                json!({ "url": { "type": "string", "minLength": 1, "maxLength": detect::MAX_URL_CHARS } }),
-                &["url"],
-            ),
-            Kind::ConnectionsList => object(
-                json!({ "integration": string(), "owner": owner(), "verbose": boolean() }),
-                &[],
-            ),
-            Kind::ConnectionsCreate => object(
-                json!({
-                    "owner": owner(),
-                    "name": non_empty_string(),
-                    "integration": non_empty_string(),
-                    "template": non_empty_string(),
-                    "identityLabel": nullable_string(),
-                    "description": nullable_string(),
-                    "from": provider_reference(),
-                    "inputs": {
-                        "type": "object",
-                        "minProperties": 1,
-                        "additionalProperties": object(
-                            json!({ "from": provider_reference() }),
-                            &["from"],
-                        ),
-                    },
-                }),
-                &["owner", "name", "integration", "template"],
-            ),
-            Kind::ConnectionsCreateHandoff => object(
-                json!({
-                    "integration": non_empty_string(),
-                    "owner": owner(),
-                    "template": string(),
-                    "label": string(),
-                }),
-                &["integration"],
-            ),
-            Kind::ConnectionsRemove | Kind::ConnectionsRefresh => connection_key_schema(),
-            Kind::ProvidersItems => object(json!({ "provider": string() }), &["provider"]),
-            Kind::PoliciesCreate => object(
-                json!({
-                    "owner": owner(),
-                    "pattern": string(),
-                    "action": action(),
-                    "position": string(),
-                }),
-                &["owner", "pattern", "action"],
-            ),
-            Kind::PoliciesUpdate => object(
-                json!({
-                    "id": string(),
-                    "owner": owner(),
-                    "pattern": string(),
-                    "action": action(),
-                    "position": string(),
-                }),
-                &["id", "owner"],
-            ),
-            Kind::PoliciesRemove => object(
-                json!({ "id": string(), "owner": owner() }),
-                &["id", "owner"],
-            ),
-            Kind::PreviewSpec => object(json!({ "spec": non_empty_string() }), &["spec"]),
-            Kind::AddSpec => object(
-                json!({
-                    "spec": non_empty_string(),
-                    "slug": non_empty_string(),
-                    "name": string(),
-                    "description": string(),
-                    "baseUrl": string(),
-                    "authenticationTemplate": array(json!({ "type": "object" })),
-                }),
-                &["spec", "slug"],
-            ),
-            Kind::McpProbe => object(
-                json!({
-                    "endpoint": non_empty_string(),
-                    "headers": { "type": "object", "additionalProperties": string() },
-                    "queryParams": { "type": "object", "additionalProperties": string() },
-                }),
-                &["endpoint"],
-            ),
-            Kind::McpGetServer | Kind::GraphqlGet => {
-                object(json!({ "slug": non_empty_string() }), &["slug"])
-            }
-            Kind::GraphqlAdd => object(
-                json!({
-                    "endpoint": non_empty_string(),
-                    "slug": string(),
-                    "name": string(),
-                    "description": string(),
-                    "introspectionJson": string(),
-                    "authenticationTemplate": array(json!({ "type": "object" })),
-                }),
-                &["endpoint"],
-            ),
-            Kind::McpAddServer => object(
-                json!({
-                    "name": non_empty_string(),
-                    "endpoint": non_empty_string(),
-                    "slug": string(),
-                    "description": string(),
-                    "remoteTransport": { "enum": ["auto", "streamable-http", "sse"] },
-                    "authenticationTemplate": array(json!({ "type": "object" })),
-                    "auth": { "type": "object" },
-                }),
-                &["name", "endpoint"],
-            ),
+        if let Kind::OAuth(tool) = self.kind {
+            return tool.input_schema();
         }
+        parse(schema_text(self.kind, true))
     }
 
     /// The JSON Schema of the `data` of a successful call.
     pub fn output_schema(&self) -> Value {
-        match self.kind {
-            Kind::OAuth(tool) => tool.output_schema(),
-            Kind::IntegrationsList => object(
-                json!({ "integrations": array(integration_schema()) }),
-                &["integrations"],
-            ),
-            Kind::IntegrationsDetect => {
-                let detection = object(
-                    json!({
-                        "kind": string(),
-                        "confidence": { "type": "string", "enum": ["high", "medium", "low"] },
-                        "endpoint": string(),
-                        "name": string(),
-                        "slug": string(),
-                    }),
-                    &["kind", "confidence", "endpoint", "name", "slug"],
-                );
-                object(json!({ "results": array(detection) }), &["results"])
-            }
-            Kind::ConnectionsList => object(
-                json!({ "connections": array(connection_list_item_schema()) }),
-                &["connections"],
-            ),
-            Kind::ConnectionsCreate => connection_schema(),
-            Kind::ConnectionsCreateHandoff => object(
-                json!({ "url": string(), "instructions": string() }),
-                &["url", "instructions"],
-            ),
-            Kind::ConnectionsRemove | Kind::PoliciesRemove => removed(),
-            Kind::ConnectionsRefresh => {
-                let tool = object(
-                    json!({
-                        "address": string(),
-                        "owner": owner(),
-                        "integration": string(),
-                        "connection": string(),
-                        "name": string(),
-                        "pluginId": string(),
-                        "description": string(),
-                    }),
-                    &[
-                        "address",
-                        "owner",
-                        "integration",
-                        "connection",
-                        "name",
-                        "pluginId",
-                        "description",
-                    ],
-                );
-                object(json!({ "tools": array(tool) }), &["tools"])
-            }
-            Kind::ProvidersList => object(json!({ "providers": array(string()) }), &["providers"]),
-            Kind::ProvidersItems => {
-                let item = object(json!({ "id": string(), "name": string() }), &["id", "name"]);
-                object(json!({ "items": array(item) }), &["items"])
-            }
-            Kind::PoliciesList => {
-                object(json!({ "policies": array(policy_schema()) }), &["policies"])
-            }
-            Kind::PoliciesCreate | Kind::PoliciesUpdate => policy_schema(),
-            Kind::PreviewSpec => spec_preview_schema(),
-            Kind::AddSpec => object(
-                json!({ "slug": string(), "toolCount": { "type": "integer" } }),
-                &["slug", "toolCount"],
-            ),
-            Kind::McpProbe => object(
-                json!({
-                    "connected": boolean(), "requiresAuthentication": boolean(),
-                    "requiresOAuth": boolean(), "supportsDynamicRegistration": boolean(),
-                    "name": string(), "slug": string(),
-                    "toolCount": { "type": ["integer", "null"] },
-                    "serverName": { "type": ["string", "null"] },
-                    "instructions": { "type": ["string", "null"] },
-                }),
-                &[
-                    "connected",
-                    "requiresAuthentication",
-                    "requiresOAuth",
-                    "name",
-                    "slug",
-                ],
-            ),
-            Kind::McpGetServer => object(
-                json!({ "slug": string(), "kind": string(), "config": { "type": "object" } }),
-                &["slug", "kind", "config"],
-            ),
-            Kind::McpAddServer => object(json!({ "slug": string() }), &["slug"]),
-            Kind::GraphqlGet => object(
-                json!({ "slug": string(), "config": { "type": "object" } }),
-                &["slug", "config"],
-            ),
-            Kind::GraphqlAdd => object(
-                json!({ "slug": string(), "name": string() }),
-                &["slug", "name"],
-            ),
+        if let Kind::OAuth(tool) = self.kind {
+            return tool.output_schema();
         }
+        parse(schema_text(self.kind, false))
+    }
+}
+
+/// The schema text of a non-OAuth tool: its argument (`input`) or its `data`.
+/// Generated from `built` by `print_schema_texts`.
+fn schema_text(kind: Kind, input: bool) -> &'static str {
+    match (kind, input) {
+        (Kind::IntegrationsList, true)
+        | (Kind::ProvidersList, true)
+        | (Kind::PoliciesList, true) => {
+            r#"{"additionalProperties":false,"properties":{},"required":[],"type":"object"}"#
+        }
+        (Kind::IntegrationsDetect, true) => {
+            r#"{"additionalProperties":false,"properties":{"url":{"maxLength":2048,"minLength":1,"type":"string"}},"required":["url"],"type":"object"}"#
+        }
+        (Kind::ConnectionsList, true) => {
+            r#"{"additionalProperties":false,"properties":{"integration":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"verbose":{"type":"boolean"}},"required":[],"type":"object"}"#
+        }
+        (Kind::ConnectionsCreate, true) => {
+            r#"{"additionalProperties":false,"properties":{"description":{"type":["string","null"]},"from":{"additionalProperties":false,"properties":{"id":{"minLength":1,"type":"string"},"provider":{"minLength":1,"type":"string"}},"required":["provider","id"],"type":"object"},"identityLabel":{"type":["string","null"]},"inputs":{"additionalProperties":{"additionalProperties":false,"properties":{"from":{"additionalProperties":false,"properties":{"id":{"minLength":1,"type":"string"},"provider":{"minLength":1,"type":"string"}},"required":["provider","id"],"type":"object"}},"required":["from"],"type":"object"},"minProperties":1,"type":"object"},"integration":{"minLength":1,"type":"string"},"name":{"minLength":1,"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"template":{"minLength":1,"type":"string"}},"required":["owner","name","integration","template"],"type":"object"}"#
+        }
+        (Kind::ConnectionsCreateHandoff, true) => {
+            r#"{"additionalProperties":false,"properties":{"integration":{"minLength":1,"type":"string"},"label":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"template":{"type":"string"}},"required":["integration"],"type":"object"}"#
+        }
+        (Kind::ConnectionsRemove, true) | (Kind::ConnectionsRefresh, true) => {
+            r#"{"additionalProperties":false,"properties":{"integration":{"type":"string"},"name":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"}},"required":["owner","integration","name"],"type":"object"}"#
+        }
+        (Kind::ProvidersItems, true) => {
+            r#"{"additionalProperties":false,"properties":{"provider":{"type":"string"}},"required":["provider"],"type":"object"}"#
+        }
+        (Kind::PoliciesCreate, true) => {
+            r#"{"additionalProperties":false,"properties":{"action":{"enum":["approve","require_approval","block"],"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"pattern":{"type":"string"},"position":{"type":"string"}},"required":["owner","pattern","action"],"type":"object"}"#
+        }
+        (Kind::PoliciesUpdate, true) => {
+            r#"{"additionalProperties":false,"properties":{"action":{"enum":["approve","require_approval","block"],"type":"string"},"id":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"pattern":{"type":"string"},"position":{"type":"string"}},"required":["id","owner"],"type":"object"}"#
+        }
+        (Kind::PoliciesRemove, true) => {
+            r#"{"additionalProperties":false,"properties":{"id":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"}},"required":["id","owner"],"type":"object"}"#
+        }
+        (Kind::PreviewSpec, true) => {
+            r#"{"additionalProperties":false,"properties":{"spec":{"minLength":1,"type":"string"}},"required":["spec"],"type":"object"}"#
+        }
+        (Kind::AddSpec, true) => {
+            r#"{"additionalProperties":false,"properties":{"authenticationTemplate":{"items":{"type":"object"},"type":"array"},"baseUrl":{"type":"string"},"description":{"type":"string"},"name":{"type":"string"},"slug":{"minLength":1,"type":"string"},"spec":{"minLength":1,"type":"string"}},"required":["spec","slug"],"type":"object"}"#
+        }
+        (Kind::McpProbe, true) => {
+            r#"{"additionalProperties":false,"properties":{"endpoint":{"minLength":1,"type":"string"},"headers":{"additionalProperties":{"type":"string"},"type":"object"},"queryParams":{"additionalProperties":{"type":"string"},"type":"object"}},"required":["endpoint"],"type":"object"}"#
+        }
+        (Kind::McpGetServer, true) | (Kind::GraphqlGet, true) => {
+            r#"{"additionalProperties":false,"properties":{"slug":{"minLength":1,"type":"string"}},"required":["slug"],"type":"object"}"#
+        }
+        (Kind::McpAddServer, true) => {
+            r#"{"additionalProperties":false,"properties":{"auth":{"type":"object"},"authenticationTemplate":{"items":{"type":"object"},"type":"array"},"description":{"type":"string"},"endpoint":{"minLength":1,"type":"string"},"name":{"minLength":1,"type":"string"},"remoteTransport":{"enum":["auto","streamable-http","sse"]},"slug":{"type":"string"}},"required":["name","endpoint"],"type":"object"}"#
+        }
+        (Kind::GraphqlAdd, true) => {
+            r#"{"additionalProperties":false,"properties":{"authenticationTemplate":{"items":{"type":"object"},"type":"array"},"description":{"type":"string"},"endpoint":{"minLength":1,"type":"string"},"introspectionJson":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"}},"required":["endpoint"],"type":"object"}"#
+        }
+        (Kind::IntegrationsList, false) => {
+            r#"{"additionalProperties":false,"properties":{"integrations":{"items":{"additionalProperties":false,"properties":{"authMethods":{"items":{"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["oauth","apikey","header","none"],"type":"string"},"label":{"type":"string"},"oauth":{"type":"object"},"placements":{"items":{"additionalProperties":false,"properties":{"carrier":{"enum":["header","query"],"type":"string"},"literal":{"type":"string"},"name":{"type":"string"},"prefix":{"type":"string"},"variable":{"type":"string"}},"required":["carrier","name"],"type":"object"},"type":"array"},"template":{"type":"string"}},"required":["id","label","kind","template"],"type":"object"},"type":"array"},"canRefresh":{"type":"boolean"},"canRemove":{"type":"boolean"},"description":{"type":"string"},"displayUrl":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"}},"required":["slug","name","description","kind","canRemove","canRefresh","authMethods"],"type":"object"},"type":"array"}},"required":["integrations"],"type":"object"}"#
+        }
+        (Kind::IntegrationsDetect, false) => {
+            r#"{"additionalProperties":false,"properties":{"results":{"items":{"additionalProperties":false,"properties":{"confidence":{"enum":["high","medium","low"],"type":"string"},"endpoint":{"type":"string"},"kind":{"type":"string"},"name":{"type":"string"},"slug":{"type":"string"}},"required":["kind","confidence","endpoint","name","slug"],"type":"object"},"type":"array"}},"required":["results"],"type":"object"}"#
+        }
+        (Kind::ConnectionsList, false) => {
+            r#"{"additionalProperties":false,"properties":{"connections":{"items":{"additionalProperties":false,"properties":{"address":{"type":"string"},"description":{"type":["string","null"]},"expiresAt":{"type":["number","null"]},"identityLabel":{"type":["string","null"]},"integration":{"type":"string"},"name":{"type":"string"},"oauthClient":{"type":["string","null"]},"oauthClientOwner":{"enum":["org","user",null],"type":["string","null"]},"oauthScope":{"type":["string","null"]},"oauthScopeCount":{"type":["integer","null"]},"owner":{"enum":["org","user"],"type":"string"},"provider":{"type":"string"},"template":{"type":"string"}},"required":["owner","name","integration","template","provider","address","identityLabel","description","expiresAt","oauthClient","oauthClientOwner","oauthScopeCount"],"type":"object"},"type":"array"}},"required":["connections"],"type":"object"}"#
+        }
+        (Kind::ConnectionsCreate, false) => {
+            r#"{"additionalProperties":false,"properties":{"address":{"type":"string"},"description":{"type":["string","null"]},"expiresAt":{"type":["number","null"]},"identityLabel":{"type":["string","null"]},"integration":{"type":"string"},"name":{"type":"string"},"oauthClient":{"type":["string","null"]},"oauthClientOwner":{"enum":["org","user",null],"type":["string","null"]},"oauthScope":{"type":["string","null"]},"owner":{"enum":["org","user"],"type":"string"},"provider":{"type":"string"},"template":{"type":"string"}},"required":["owner","name","integration","template","provider","address","identityLabel","description","expiresAt","oauthClient","oauthClientOwner","oauthScope"],"type":"object"}"#
+        }
+        (Kind::ConnectionsCreateHandoff, false) => {
+            r#"{"additionalProperties":false,"properties":{"instructions":{"type":"string"},"url":{"type":"string"}},"required":["url","instructions"],"type":"object"}"#
+        }
+        (Kind::ConnectionsRemove, false) | (Kind::PoliciesRemove, false) => {
+            r#"{"additionalProperties":false,"properties":{"removed":{"type":"boolean"}},"required":["removed"],"type":"object"}"#
+        }
+        (Kind::ConnectionsRefresh, false) => {
+            r#"{"additionalProperties":false,"properties":{"tools":{"items":{"additionalProperties":false,"properties":{"address":{"type":"string"},"connection":{"type":"string"},"description":{"type":"string"},"integration":{"type":"string"},"name":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"pluginId":{"type":"string"}},"required":["address","owner","integration","connection","name","pluginId","description"],"type":"object"},"type":"array"}},"required":["tools"],"type":"object"}"#
+        }
+        (Kind::ProvidersList, false) => {
+            r#"{"additionalProperties":false,"properties":{"providers":{"items":{"type":"string"},"type":"array"}},"required":["providers"],"type":"object"}"#
+        }
+        (Kind::ProvidersItems, false) => {
+            r#"{"additionalProperties":false,"properties":{"items":{"items":{"additionalProperties":false,"properties":{"id":{"type":"string"},"name":{"type":"string"}},"required":["id","name"],"type":"object"},"type":"array"}},"required":["items"],"type":"object"}"#
+        }
+        (Kind::PoliciesList, false) => {
+            r#"{"additionalProperties":false,"properties":{"policies":{"items":{"additionalProperties":false,"properties":{"action":{"enum":["approve","require_approval","block"],"type":"string"},"createdAt":{"type":"number"},"id":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"pattern":{"type":"string"},"position":{"type":"string"},"updatedAt":{"type":"number"}},"required":["id","owner","pattern","action","position","createdAt","updatedAt"],"type":"object"},"type":"array"}},"required":["policies"],"type":"object"}"#
+        }
+        (Kind::PoliciesCreate, false) | (Kind::PoliciesUpdate, false) => {
+            r#"{"additionalProperties":false,"properties":{"action":{"enum":["approve","require_approval","block"],"type":"string"},"createdAt":{"type":"number"},"id":{"type":"string"},"owner":{"enum":["org","user"],"type":"string"},"pattern":{"type":"string"},"position":{"type":"string"},"updatedAt":{"type":"number"}},"required":["id","owner","pattern","action","position","createdAt","updatedAt"],"type":"object"}"#
+        }
+        (Kind::PreviewSpec, false) => {
+            r#"{"additionalProperties":false,"properties":{"authStrategies":{"items":{"additionalProperties":false,"properties":{"schemes":{"items":{"type":"string"},"type":"array"}},"required":["schemes"],"type":"object"},"type":"array"},"description":{"type":"string"},"headerPresets":{"items":{"additionalProperties":false,"properties":{"headers":{"additionalProperties":{"type":["string","null"]},"type":"object"},"label":{"type":"string"},"secretHeaders":{"items":{"type":"string"},"type":"array"}},"required":["label","headers","secretHeaders"],"type":"object"},"type":"array"},"oauth2Presets":{"items":{"properties":{"authorizationUrl":{"type":"string"},"flow":{"enum":["authorizationCode","clientCredentials"],"type":"string"},"label":{"type":"string"},"scopes":{"items":{"type":"string"},"type":"array"},"securitySchemeName":{"type":"string"},"tokenUrl":{"type":"string"}},"required":["label","securitySchemeName","flow","tokenUrl","scopes"],"type":"object"},"type":"array"},"operationCount":{"type":"integer"},"securitySchemes":{"items":{"properties":{"description":{"type":"string"},"headerName":{"type":"string"},"in":{"type":"string"},"name":{"type":"string"},"scheme":{"type":"string"},"type":{"enum":["http","apiKey","oauth2","openIdConnect"],"type":"string"}},"required":["name","type"],"type":"object"},"type":"array"},"servers":{"items":{"additionalProperties":false,"properties":{"description":{"type":"string"},"url":{"type":"string"},"variables":{"additionalProperties":{"additionalProperties":false,"properties":{"default":{"type":"string"},"description":{"type":"string"},"enum":{"items":{"type":"string"},"type":"array"}},"required":["default"],"type":"object"},"type":"object"}},"required":["url"],"type":"object"},"type":"array"},"tags":{"items":{"type":"string"},"type":"array"},"title":{"type":"string"},"version":{"type":"string"}},"required":["servers","operationCount","tags","securitySchemes","authStrategies","headerPresets","oauth2Presets"],"type":"object"}"#
+        }
+        (Kind::AddSpec, false) => {
+            r#"{"additionalProperties":false,"properties":{"slug":{"type":"string"},"toolCount":{"type":"integer"}},"required":["slug","toolCount"],"type":"object"}"#
+        }
+        (Kind::McpProbe, false) => {
+            r#"{"additionalProperties":false,"properties":{"connected":{"type":"boolean"},"instructions":{"type":["string","null"]},"name":{"type":"string"},"requiresAuthentication":{"type":"boolean"},"requiresOAuth":{"type":"boolean"},"serverName":{"type":["string","null"]},"slug":{"type":"string"},"supportsDynamicRegistration":{"type":"boolean"},"toolCount":{"type":["integer","null"]}},"required":["connected","requiresAuthentication","requiresOAuth","name","slug"],"type":"object"}"#
+        }
+        (Kind::McpGetServer, false) => {
+            r#"{"additionalProperties":false,"properties":{"config":{"type":"object"},"kind":{"type":"string"},"slug":{"type":"string"}},"required":["slug","kind","config"],"type":"object"}"#
+        }
+        (Kind::McpAddServer, false) => {
+            r#"{"additionalProperties":false,"properties":{"slug":{"type":"string"}},"required":["slug"],"type":"object"}"#
+        }
+        (Kind::GraphqlGet, false) => {
+            r#"{"additionalProperties":false,"properties":{"config":{"type":"object"},"slug":{"type":"string"}},"required":["slug","config"],"type":"object"}"#
+        }
+        (Kind::GraphqlAdd, false) => {
+            r#"{"additionalProperties":false,"properties":{"name":{"type":"string"},"slug":{"type":"string"}},"required":["slug","name"],"type":"object"}"#
+        }
+        (Kind::OAuth(_), _) => "null",
     }
 }
 
