@@ -279,23 +279,8 @@ pub async fn apply_migrations(root: &Path, persist_to: &Path, quiet: bool) -> Re
         "--local",
         "--persist-to",
     ])
-    .arg(persist_to)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
-    let child = cmd
-        .spawn()
-        .context("spawning `wrangler d1 migrations apply`")?;
-    // wrangler runs workerd for this too: if we are cancelled or time out, kill the group.
-    let _guard = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(Pid::from_raw)
-        .map(GroupGuard);
-    let out = tokio::time::timeout(READY_TIMEOUT, child.wait_with_output())
-        .await
-        .context("`wrangler d1 migrations apply` did not finish within 120 s")?
-        .context("running `wrangler d1 migrations apply`")?;
+    .arg(persist_to);
+    let out = run_to_end(cmd, "wrangler d1 migrations apply").await?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
@@ -310,6 +295,25 @@ pub async fn apply_migrations(root: &Path, persist_to: &Path, quiet: bool) -> Re
         print!("{text}");
     }
     Ok(())
+}
+
+/// Runs a one-shot wrangler command in its own process group and collects its output.
+/// wrangler runs workerd for these too: if we are cancelled or time out, the guard kills the
+/// whole group.
+async fn run_to_end(mut cmd: Command, what: &str) -> Result<std::process::Output> {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().with_context(|| format!("spawning `{what}`"))?;
+    let _guard = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+        .map(GroupGuard);
+    tokio::time::timeout(READY_TIMEOUT, child.wait_with_output())
+        .await
+        .with_context(|| format!("`{what}` did not finish within 120 s"))?
+        .with_context(|| format!("running `{what}`"))
 }
 
 /// `wrangler d1 execute DB --local --persist-to DIR --command SQL --json`: runs `sql` against
@@ -328,20 +332,8 @@ pub async fn d1_execute_local(root: &Path, persist_to: &Path, sql: &str) -> Resu
     ])
     .arg(persist_to)
     .arg("--command")
-    .arg(sql)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
-    let child = cmd.spawn().context("spawning `wrangler d1 execute`")?;
-    let _guard = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(Pid::from_raw)
-        .map(GroupGuard);
-    let out = tokio::time::timeout(READY_TIMEOUT, child.wait_with_output())
-        .await
-        .context("`wrangler d1 execute` did not finish within 120 s")?
-        .context("running `wrangler d1 execute`")?;
+    .arg(sql);
+    let out = run_to_end(cmd, "wrangler d1 execute").await?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         anyhow::bail!(
