@@ -170,11 +170,6 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    /// Any JSON member, absent or `null` = `None`.
-    pub fn opt_json(&self, column: &str) -> Option<serde_json::Value> {
-        self.value(column).cloned()
-    }
-
     /// An array of strings, absent or `null` = empty.
     pub fn texts(&self, column: &str) -> Result<Vec<String>, StoreError> {
         self.array(column)?
@@ -185,23 +180,6 @@ impl<'a> RowReader<'a> {
                     .ok_or_else(|| column_error(column, "expected an array of strings"))
             })
             .collect()
-    }
-
-    /// An object of strings, absent or `null` = empty.
-    pub fn text_map(
-        &self,
-        column: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
-        let mut out = std::collections::BTreeMap::new();
-        if let Some(map) = self.opt_object(column)? {
-            for (k, v) in map.0 {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| column_error(column, "expected an object of strings"))?;
-                out.insert(k.clone(), v.to_owned());
-            }
-        }
-        Ok(out)
     }
 
     /// A `TEXT` column that may be `NULL`.
